@@ -1,0 +1,151 @@
+"""Audio loading: anything users upload -> 16 kHz mono float32.
+
+The format is decided from the file's content, not its name: soundfile (libsndfile) reads
+wav/flac/ogg/mp3 directly and soxr resamples; containers libsndfile cannot open (m4a, aac,
+webm, opus in some builds) go through pydub + ffmpeg; headerless KsponSpeech `.pcm` is raw
+16 kHz signed 16-bit little-endian. Every failure is one exception, `AudioError`, naming
+the file and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16000
+DEFAULT_MAX_SECONDS = 600.0
+SILENCE_PEAK = 1e-4  # below -80 dBFS everywhere: nothing was recorded
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as speech, with the reason."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class AudioInfo:
+    duration: float  # seconds
+    sample_rate: int
+    channels: int
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The container a file's first bytes announce, or None for headerless/unknown data."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
+        return "mp3"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "aac"  # ADTS
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if head[:4] in (b"FORM", b"caff"):
+        return "aiff"
+    return None
+
+
+def _decode_soundfile(data: bytes) -> tuple[np.ndarray, int]:
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        audio = f.read(dtype="float32", always_2d=True)
+        return audio, f.samplerate
+
+
+def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Containers libsndfile cannot open (m4a, aac, webm, opus): pydub drives ffmpeg."""
+    from pydub import AudioSegment
+
+    segment = AudioSegment.from_file(str(path))
+    samples = np.array(segment.get_array_of_samples(), dtype=np.float32)
+    samples /= float(1 << (8 * segment.sample_width - 1))
+    return samples.reshape(-1, segment.channels), segment.frame_rate
+
+
+def _to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if sample_rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    return mono
+
+
+def load_audio(path, max_seconds: float | None = DEFAULT_MAX_SECONDS, allow_silence: bool = False) -> np.ndarray:
+    """Load `path` as 16 kHz mono float32 in [-1, 1]; raise `AudioError` with the reason."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AudioError(path, "file not found") from None
+    except IsADirectoryError:
+        raise AudioError(path, "is a directory, not an audio file") from None
+    except OSError as error:
+        raise AudioError(path, f"cannot read file ({error.strerror})") from None
+    if not data:
+        raise AudioError(path, "empty file (0 bytes)")
+
+    kind = sniff_format(data[:16])
+    audio, sample_rate = None, SAMPLE_RATE
+    if kind in ("wav", "flac", "ogg", "mp3", "aiff"):
+        try:
+            audio, sample_rate = _decode_soundfile(data)
+        except Exception:
+            audio = None  # e.g. opus-in-ogg on an older libsndfile: ffmpeg below
+    if audio is None and kind is not None:
+        try:
+            audio, sample_rate = _decode_ffmpeg(path)
+        except FileNotFoundError as error:
+            if "ffmpeg" in str(error) or "ffprobe" in str(error):
+                raise AudioError(path, "ffmpeg is not installed; it is needed for this format") from None
+            raise AudioError(path, "file not found") from None
+        except Exception as error:
+            raise AudioError(path, f"cannot decode {kind} data ({error})") from None
+    if audio is None:
+        if path.suffix.lower() == ".pcm":  # KsponSpeech: headerless 16 kHz s16le
+            if len(data) % 2:
+                data = data[:-1]
+            audio = (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0).reshape(-1, 1)
+        else:
+            raise AudioError(path, "not a recognised audio format (content matches no known header)")
+
+    if audio.size == 0:
+        raise AudioError(path, "no audio samples (header only or truncated)")
+    if not np.isfinite(audio).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+    samples = _to_mono_16k(audio, sample_rate)
+    duration = len(samples) / SAMPLE_RATE
+    if max_seconds is not None and duration > max_seconds:
+        raise AudioError(path, f"too long: {duration:.1f} s (limit {max_seconds:.0f} s)")
+    if not allow_silence and float(np.abs(samples).max(initial=0.0)) < SILENCE_PEAK:
+        raise AudioError(path, "silent: no signal above -80 dBFS")
+    return np.clip(samples, -1.0, 1.0)
+
+
+def audio_info(path) -> AudioInfo:
+    """Duration and format from the header when soundfile can read it (no decoding)."""
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+        if info.frames > 0:
+            return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
+    except Exception:
+        pass
+    samples = load_audio(path, max_seconds=None, allow_silence=True)
+    return AudioInfo(len(samples) / SAMPLE_RATE, SAMPLE_RATE, 1)
+
+
+def write_wav(path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    sf.write(str(path), samples, sample_rate, subtype="PCM_16")

@@ -1,0 +1,200 @@
+"""Manifest -> Arrow-cached dataset -> length-grouped dynamic batches -> padded tensors.
+
+Audio is decoded once by the project's loader inside `datasets.Dataset.map` and cached as an
+Arrow file keyed by the manifest's content, so later epochs and later runs read memory-mapped
+arrays instead of decoding again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
+from data_utils.labels import LabelSet
+from data_utils.manifest import read_manifest
+from data_utils.text import TextNormalizer
+from model.codec import JamoCodec
+
+IGNORE = -100
+CACHE_VERSION = 1
+
+
+def _decode_row(row: dict, codec: JamoCodec, labels: LabelSet, normalizer: TextNormalizer, max_seconds: float) -> dict:
+    try:
+        audio = load_audio(row["path"], max_seconds=max_seconds)
+        error = ""
+    except AudioError as failure:
+        audio, error = np.zeros(0, dtype=np.float32), failure.reason
+    text = normalizer(row["text"]) or ""
+    return {"audio": audio, "length": len(audio), "error": error, "labels": codec.encode(text), "text": text,
+            **{f"{head}_id": labels.encode(head, row.get(head, "")) for head in labels.heads}}
+
+
+def load_dataset(manifest, labels: LabelSet, cache_dir=None, num_proc: int = 1, codec: JamoCodec | None = None,
+                 normalizer: TextNormalizer | None = None, max_seconds: float = 30.0):
+    """A `datasets.Dataset` of decoded audio and encoded targets for one manifest.
+
+    Rows whose audio cannot be loaded or whose text is empty after normalisation are left out
+    of the returned dataset and listed in `dataset.info.description` (JSON) with the reason.
+    """
+    import datasets
+
+    codec, normalizer = codec or JamoCodec(), normalizer or TextNormalizer()
+    manifest = Path(manifest)
+    frame = read_manifest(manifest)
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, frame.to_csv(index=False), labels.classes, codec.vocab,
+                                     vars(normalizer.config), max_seconds], ensure_ascii=False).encode()).hexdigest()[:16]
+    cache_dir = Path(cache_dir or manifest.parent / ".cache")
+    cache_file = cache_dir / f"{manifest.stem}-{key}.arrow"
+    if cache_file.exists():
+        dataset = datasets.Dataset.from_file(str(cache_file))
+    else:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        rows = frame[["path", "text", *labels.heads]].to_dict(orient="list")
+        raw = datasets.Dataset.from_dict(rows)
+        features = datasets.Features({
+            "audio": datasets.Sequence(datasets.Value("float32")), "length": datasets.Value("int64"),
+            "error": datasets.Value("string"), "labels": datasets.Sequence(datasets.Value("int16")),
+            "text": datasets.Value("string"),
+            **{f"{head}_id": datasets.Value("int64") for head in labels.heads},
+        })
+        dataset = raw.map(_decode_row, fn_kwargs=dict(codec=codec, labels=labels, normalizer=normalizer, max_seconds=max_seconds),
+                          remove_columns=["path", "text", *labels.heads], features=features,
+                          num_proc=num_proc if num_proc > 1 else None, cache_file_name=str(cache_file),
+                          desc=f"decoding {manifest.name}")
+    errors = [(i, e) for i, e in enumerate(dataset["error"]) if e]
+    empty = [i for i, n in enumerate(dataset["text"]) if not n]
+    keep = sorted(set(range(len(dataset))) - {i for i, _ in errors} - set(empty))
+    skipped = [{"row": i, "path": frame["path"][i], "reason": e} for i, e in errors]
+    skipped += [{"row": i, "path": frame["path"][i], "reason": "empty transcript after normalisation"} for i in empty]
+    if len(keep) < len(dataset):
+        dataset = dataset.select(keep)
+    lengths = np.asarray(dataset["length"], dtype=np.int64)
+    dataset = dataset.with_format("numpy", columns=["audio", "labels", *[f"{h}_id" for h in labels.heads]])
+    dataset.skipped, dataset.lengths = skipped, lengths  # rows left out (with reasons); samples per row
+    return dataset
+
+
+def normalize_waveform(audio: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance (what Wav2Vec2FeatureExtractor's do_normalize does)."""
+    return (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
+
+
+class Collator:
+    """Pads a list of examples into tensors.
+
+    input_values (B, T) normalised per utterance over its own samples; attention_mask (B, T);
+    labels (B, L) jamo ids padded with -100; one (B,) tensor per head with -100 where unknown;
+    lengths (B,) in samples.
+    """
+
+    def __init__(self, heads: tuple[str, ...] = ("age", "gender", "accent")):
+        self.heads = heads
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        lengths = [len(e["audio"]) for e in examples]
+        batch = len(examples)
+        input_values = torch.zeros(batch, max(lengths))
+        attention_mask = torch.zeros(batch, max(lengths), dtype=torch.long)
+        max_label = max((len(e["labels"]) for e in examples), default=0)
+        labels = torch.full((batch, max(max_label, 1)), IGNORE, dtype=torch.long)
+        for i, example in enumerate(examples):
+            n = lengths[i]
+            input_values[i, :n] = torch.from_numpy(normalize_waveform(np.asarray(example["audio"], dtype=np.float32)))
+            attention_mask[i, :n] = 1
+            target = np.asarray(example["labels"], dtype=np.int64)
+            labels[i, : len(target)] = torch.from_numpy(target)
+        out = {"input_values": input_values, "attention_mask": attention_mask, "labels": labels,
+               "lengths": torch.tensor(lengths)}
+        for head in self.heads:
+            key = f"{head}_id"
+            out[head] = torch.tensor([int(e[key]) if key in e else IGNORE for e in examples], dtype=torch.long)
+        return out
+
+
+class DynamicBatchSampler(Sampler[list[int]]):
+    """Groups utterances of similar length into batches of at most `max_batch_seconds` of padded
+    audio, shuffles the batches per epoch (seeded), and deals them out to `world_size` ranks so
+    that every sample appears exactly once per epoch across all ranks and every rank gets the
+    same number of batches (needed for DDP and for equal `ray.train.report` calls)."""
+
+    def __init__(self, lengths, max_batch_seconds: float, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 shuffle: bool = True, sample_rate: int = SAMPLE_RATE, max_batch_size: int | None = None):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        if len(self.lengths) < world_size:
+            raise ValueError(f"{len(self.lengths)} samples cannot be shared by {world_size} ranks")
+        self.max_samples = int(max_batch_seconds * sample_rate)
+        self.seed, self.rank, self.world_size, self.shuffle = seed, rank, world_size, shuffle
+        self.max_batch_size = max_batch_size
+        self.epoch, self.start_batch = 0, 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """Select the epoch's shuffle; `start_batch` skips batches this rank already trained on
+        (resuming mid-epoch gives the same data order as a run that never stopped)."""
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def all_batches(self) -> list[list[int]]:
+        """This epoch's batches for all ranks, in dealing order."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        # A little jitter changes which neighbours share a batch from epoch to epoch.
+        jitter = rng.uniform(0.98, 1.02, len(self.lengths)) if self.shuffle else np.ones(len(self.lengths))
+        order = np.argsort(self.lengths * jitter, kind="stable")
+        batches, current, current_max = [], [], 0
+        for index in order.tolist():
+            longest = max(current_max, int(self.lengths[index]))
+            full = self.max_batch_size is not None and len(current) >= self.max_batch_size
+            if current and (longest * (len(current) + 1) > self.max_samples or full):
+                batches.append(current)
+                current, longest = [], int(self.lengths[index])
+            current.append(index)
+            current_max = longest
+        if current:
+            batches.append(current)
+        # Equal batch counts per rank without repeating samples: split the largest batches.
+        while len(batches) % self.world_size:
+            largest = max(range(len(batches)), key=lambda b: len(batches[b]))
+            if len(batches[largest]) < 2:
+                raise ValueError("too few samples to give every rank a batch")
+            batch = batches.pop(largest)
+            batches[largest:largest] = [batch[: len(batch) // 2], batch[len(batch) // 2:]]
+        if self.shuffle:
+            random.Random(self.seed * 1_000_003 + self.epoch).shuffle(batches)
+        return batches
+
+    def __iter__(self):
+        return iter(self.all_batches()[self.rank :: self.world_size][self.start_batch :])
+
+    def __len__(self) -> int:
+        return len(self.all_batches()) // self.world_size - self.start_batch
+
+    def padding_fraction(self) -> float:
+        """Share of padded samples in this epoch's batches (all ranks)."""
+        padded = real = 0
+        for batch in self.all_batches():
+            lengths = self.lengths[batch]
+            padded += int(lengths.max()) * len(batch)
+            real += int(lengths.sum())
+        return 1.0 - real / padded if padded else 0.0
+
+
+def make_loader(dataset, sampler: DynamicBatchSampler, heads: tuple[str, ...], num_workers: int = 1,
+                pin_memory: bool = False) -> DataLoader:
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(heads), num_workers=num_workers,
+                      pin_memory=pin_memory, persistent_workers=num_workers > 0,
+                      prefetch_factor=4 if num_workers > 0 else None)
+
+
+def audio_seconds(batch: dict) -> float:
+    return float(batch["lengths"].sum()) / SAMPLE_RATE
+
+
+def estimate_steps(total_seconds: float, batch_seconds: float, epochs: float) -> int:
+    return max(1, math.ceil(total_seconds / batch_seconds * epochs))

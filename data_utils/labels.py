@@ -1,0 +1,70 @@
+"""Label encoding for the speaker-attribute heads (scikit-learn's LabelEncoder per head).
+
+Classes are learned from the training manifest and saved as `labels.json`; a label that is
+empty, or unseen at training time, encodes to -100 (unknown: ignored by the loss).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_class_weight
+
+IGNORE = -100
+
+
+class LabelSet:
+    def __init__(self, classes: dict[str, list[str]]):
+        self.classes = {head: list(values) for head, values in classes.items() if values}
+        self.encoders = {}
+        for head, values in self.classes.items():
+            encoder = LabelEncoder()
+            encoder.classes_ = np.asarray(values, dtype=object)
+            self.encoders[head] = encoder
+        self._index = {head: {c: i for i, c in enumerate(values)} for head, values in self.classes.items()}
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return tuple(self.classes)
+
+    @classmethod
+    def fit(cls, frame, heads=("age", "gender", "accent"), min_classes: int = 2) -> LabelSet:
+        """Learn classes per head from a manifest frame; heads with fewer than `min_classes`
+        known values are left out (nothing to learn)."""
+        classes = {}
+        for head in heads:
+            if head not in frame.columns:
+                continue
+            known = [str(v) for v in frame[head] if str(v).strip() not in ("", "nan")]
+            encoder = LabelEncoder().fit(known) if known else None
+            if encoder is not None and len(encoder.classes_) >= min_classes:
+                classes[head] = [str(c) for c in encoder.classes_]
+        return cls(classes)
+
+    def encode(self, head: str, value) -> int:
+        return self._index.get(head, {}).get(str(value).strip(), IGNORE)
+
+    def decode(self, head: str, index: int) -> str:
+        return str(self.encoders[head].inverse_transform([int(index)])[0])
+
+    def class_weights(self, frame) -> dict[str, list[float]]:
+        """'balanced' weights per head from the known labels in `frame`."""
+        weights = {}
+        for head, values in self.classes.items():
+            known = [str(v) for v in frame[head] if str(v) in self._index[head]]
+            present = np.unique(known)
+            balanced = dict(zip(present, compute_class_weight("balanced", classes=present, y=known))) if known else {}
+            weights[head] = [float(balanced.get(c, 1.0)) for c in values]
+        return weights
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.classes, indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path) -> LabelSet:
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))

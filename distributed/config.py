@@ -1,0 +1,69 @@
+"""The training configuration: one dataclass, saved as `train_config.json` in the run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    train: str = ""
+    valid: str = ""
+    output: str = "runs/run"
+    preset: str = "demo"  # encoder shape when training from scratch (model.config.ENCODER_PRESETS)
+    pretrained: str | None = None  # a Wav2Vec2 checkpoint (dir or Hub id) to start the encoder from
+    encoder_overrides: dict = field(default_factory=dict)  # Wav2Vec2Config fields (SpecAugment, dropout...)
+    multitask: dict = field(default_factory=dict)  # MultiTaskConfig fields
+    class_weights: bool = False  # balanced class weights from the training manifest
+    # optimisation
+    lr_encoder: float = 1e-3
+    lr_heads: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 300
+    final_lr_fraction: float = 0.05
+    max_steps: int | None = None
+    epochs: float | None = None
+    time_budget_min: float | None = None
+    batch_seconds: float = 60.0  # padded audio seconds per batch per worker
+    max_batch_size: int | None = None
+    grad_accum: int = 1
+    grad_clip: float = 5.0
+    amp: str = "no"  # bf16 | fp16 | no
+    freeze_feature_encoder: bool = False
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    # infrastructure
+    num_workers: int = 1
+    use_gpu: bool = False
+    cpus_per_worker: int = 1
+    loader_workers: int = 1
+    threads_per_worker: int | None = None
+    decode_num_proc: int = 1
+    max_seconds: float = 30.0  # longer training utterances are reported and left out
+    # bookkeeping
+    log_every: int = 20
+    eval_every: int = 500
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    eval_max_utterances: int | None = None
+    fail_at_step: int | None = None  # fault injection for tests: the rank-1 worker dies once here
+
+    def save(self, directory) -> Path:
+        path = Path(directory) / "train_config.json"
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

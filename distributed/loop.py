@@ -1,0 +1,356 @@
+"""The per-worker training function, readable top to bottom.
+
+`train_func(config)` runs inside each Ray Train worker (TorchTrainer), and also on its own
+without Ray (one process, same code path) for debugging and for the Ray-overhead benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from data_utils.batching import DynamicBatchSampler, audio_seconds, load_dataset, make_loader
+from data_utils.labels import LabelSet
+from distributed.checkpoint import (
+    latest_checkpoint,
+    prune_checkpoints,
+    replace_directory,
+    restore_checkpoint,
+    write_checkpoint,
+)
+from distributed.config import TrainConfig
+from distributed.evaluate import run_evaluation
+from model.codec import JamoCodec
+from model.config import MultiTaskConfig, encoder_config
+from model.network import MultiTaskWav2Vec2
+
+# --- where the loop runs: a Ray Train worker, or a plain process --------------------------------
+
+class LocalSession:
+    """Stand-in for Ray Train when the loop runs in a single process: checkpoints go to
+    `OUTPUT/checkpoints/`, and the newest complete one is resumed."""
+
+    rank, world_size = 0, 1
+
+    def __init__(self, config: TrainConfig):
+        self.root = Path(config.output) / "checkpoints"
+        self.keep = config.keep_checkpoints
+        self.device = torch.device("cuda" if config.use_gpu and torch.cuda.is_available() else "cpu")
+
+    def checkpoint_dir(self):
+        return nullcontext(latest_checkpoint(self.root))
+
+    def report(self, metrics: dict, checkpoint: Path | None) -> None:
+        if checkpoint is not None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            target = self.root / checkpoint.name
+            if target.exists():  # the same step saved again after a resume
+                shutil.rmtree(target)
+            os.replace(checkpoint, target)
+            prune_checkpoints(self.root, self.keep)
+
+    def prepare(self, model):
+        return model.to(self.device)
+
+
+class RaySession:
+    def __init__(self, config: TrainConfig):
+        import ray.train
+        import ray.train.torch
+
+        self.train, self.torch = ray.train, ray.train.torch
+        context = ray.train.get_context()
+        self.rank, self.world_size = context.get_world_rank(), context.get_world_size()
+        self.device = ray.train.torch.get_device()
+
+    def checkpoint_dir(self):
+        checkpoint = self.train.get_checkpoint()
+        return checkpoint.as_directory() if checkpoint else nullcontext(None)
+
+    def report(self, metrics: dict, checkpoint: Path | None) -> None:
+        ray_checkpoint = self.train.Checkpoint.from_directory(str(checkpoint)) if checkpoint else None
+        self.train.report(metrics, checkpoint=ray_checkpoint, checkpoint_dir_name=checkpoint.name if checkpoint else None)
+        if checkpoint is not None:
+            shutil.rmtree(checkpoint.parent, ignore_errors=True)  # Ray has copied it to storage
+
+    def prepare(self, model):
+        return self.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
+
+
+def current_session(config: TrainConfig):
+    try:
+        import ray.train
+
+        ray.train.get_context()
+    except (ImportError, RuntimeError):
+        return LocalSession(config)
+    return RaySession(config)
+
+
+# --- pieces of the loop ---------------------------------------------------------------------------
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model(config: TrainConfig, labels: LabelSet, codec: JamoCodec) -> tuple[MultiTaskWav2Vec2, dict | None]:
+    multitask = MultiTaskConfig(**{"heads": list(labels.heads), **config.multitask})
+    multitask.heads = [h for h in multitask.heads if h in labels.heads]
+    if config.class_weights:
+        from data_utils.manifest import read_manifest
+
+        multitask.class_weights = labels.class_weights(read_manifest(config.train))
+    if config.pretrained:
+        return MultiTaskWav2Vec2.from_encoder(config.pretrained, multitask, labels.classes, codec, **config.encoder_overrides)
+    encoder = encoder_config(config.preset, len(codec), codec.pad_id, **config.encoder_overrides)
+    return MultiTaskWav2Vec2(encoder, multitask, labels.classes), None
+
+
+def build_schedule(optimizer, config: TrainConfig, total_steps: int):
+    """Linear warm-up, then linear decay to `final_lr_fraction` at `total_steps`."""
+    from torch.optim.lr_scheduler import LinearLR, SequentialLR
+
+    warmup = max(1, min(config.warmup_steps, total_steps - 1))
+    return SequentialLR(optimizer, [
+        LinearLR(optimizer, start_factor=0.01, end_factor=1.0, total_iters=warmup),
+        LinearLR(optimizer, start_factor=1.0, end_factor=config.final_lr_fraction, total_iters=max(1, total_steps - warmup)),
+    ], milestones=[warmup])
+
+
+def autocast_context(config: TrainConfig, device: torch.device):
+    if config.amp == "no":
+        return nullcontext()
+    dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank if it is true on one (keeps ranks in lock-step)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item() > 0)
+
+
+class MetricsLog:
+    """metrics.jsonl + TensorBoard + console, on rank 0 only."""
+
+    def __init__(self, output: Path, enabled: bool):
+        self.enabled, self.path = enabled, output / "metrics.jsonl"
+        self.writer = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(output / "tensorboard"))
+            except ImportError:
+                self.writer = None
+
+    def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("step", "time"):
+                    self.writer.add_scalar(key, value, record["step"])
+            self.writer.flush()
+        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in record.items() if not isinstance(v, dict)}
+        print(" ".join(f"{k}={v}" for k, v in shown.items()), file=sys.stderr, flush=True)
+
+
+# --- the function every worker runs --------------------------------------------------------------
+
+def train_func(config_dict: dict) -> None:
+    config = TrainConfig.from_dict(config_dict)
+    session = current_session(config)
+    rank, world_size, device = session.rank, session.world_size, session.device
+    output = Path(config.output)
+    if config.threads_per_worker:
+        torch.set_num_threads(config.threads_per_worker)
+    seed_everything(config.seed + rank)
+    log = MetricsLog(output, enabled=rank == 0)
+    timings = {"data_s": 0.0, "compute_s": 0.0, "eval_s": 0.0, "checkpoint_s": 0.0}
+
+    # Data: the driver has already decoded and cached both manifests, so this is a memory map.
+    codec = JamoCodec()
+    labels = LabelSet.load(output / "labels.json")
+    train_set = load_dataset(config.train, labels, num_proc=1, max_seconds=config.max_seconds)
+    valid_set = load_dataset(config.valid, labels, num_proc=1, max_seconds=config.max_seconds) if config.valid else None
+    sampler = DynamicBatchSampler(train_set.lengths, config.batch_seconds, seed=config.seed, rank=rank,
+                                  world_size=world_size, max_batch_size=config.max_batch_size)
+    batches_per_epoch = len(sampler)
+    if config.max_steps:
+        total_steps = config.max_steps
+    elif config.epochs:
+        total_steps = math.ceil(config.epochs * batches_per_epoch / config.grad_accum)
+    else:  # a time budget alone: keep the learning rate flat after warm-up
+        total_steps = 10**9
+
+    # Model, optimizer (separate learning rates for the encoder and the heads), schedule, scaler.
+    model, load_report = build_model(config, labels, codec)
+    if load_report and rank == 0:
+        print(f"loaded encoder from {config.pretrained}: {json.dumps(load_report)}", file=sys.stderr)
+    if config.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    if config.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    encoder_params, head_params = model.parameter_groups()
+    optimizer = torch.optim.Adam([{"params": encoder_params, "lr": config.lr_encoder},
+                                  {"params": head_params, "lr": config.lr_heads}], weight_decay=config.weight_decay)
+    scheduler = build_schedule(optimizer, config, total_steps)
+    scaler = torch.amp.GradScaler(device.type) if config.amp == "fp16" else None
+
+    # Resume from the latest checkpoint (Ray's, or the local one): same step, same data order.
+    progress = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_cer": None, "train_seconds": 0.0, "skipped_batches": 0}
+    with session.checkpoint_dir() as checkpoint:
+        if checkpoint is not None:
+            progress = restore_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
+            seed_everything(config.seed + rank + progress["step"])
+            if rank == 0:
+                print(f"resumed from {checkpoint} at step {progress['step']}", file=sys.stderr)
+    model = session.prepare(model)
+    core = model.module if hasattr(model, "module") else model
+
+    def save_and_report(metrics: dict) -> None:
+        """Every rank calls this the same number of times; rank 0 writes the checkpoint."""
+        start = time.perf_counter()
+        checkpoint = None
+        if rank == 0:
+            staging_root = Path(tempfile.mkdtemp(dir=output, prefix=".staging-"))
+            checkpoint = write_checkpoint(staging_root / f"checkpoint_{progress['step']:07d}", core, codec,
+                                          optimizer, scheduler, scaler, progress)
+        session.report(metrics, checkpoint)
+        if rank == 0 and checkpoint is not None and checkpoint.parent.exists():
+            shutil.rmtree(checkpoint.parent, ignore_errors=True)
+        timings["checkpoint_s"] += time.perf_counter() - start
+
+    def evaluate() -> dict:
+        start = time.perf_counter()
+        metrics = {}
+        if rank == 0 and valid_set is not None and len(valid_set):
+            summary, _ = run_evaluation(core, valid_set, labels, codec, config.batch_seconds, device, config.eval_max_utterances)
+            metrics = {f"eval_{k}": v for k, v in summary.items() if isinstance(v, (int, float))}
+            for head in core.config.heads:
+                if f"wer_by_{head}" in summary:
+                    metrics[f"eval_wer_by_{head}"] = {g: v["wer"] for g, v in summary[f"wer_by_{head}"].items()}
+            if progress["best_cer"] is None or summary["cer"] < progress["best_cer"]:
+                progress["best_cer"] = summary["cer"]
+                with tempfile.TemporaryDirectory(dir=output) as tmp:
+                    core.save_pretrained(Path(tmp) / "best", codec)
+                    replace_directory(Path(tmp) / "best", output / "best")
+        timings["eval_s"] += time.perf_counter() - start
+        return metrics
+
+    def write_curves() -> None:
+        if rank == 0:
+            from distributed.plots import plot_training_curves
+
+            plot_training_curves(output / "metrics.jsonl", output / "curves.png")
+
+    # The loop.
+    model.train()
+    run_start = time.perf_counter() - progress["train_seconds"]
+    window = {"audio_s": 0.0, "padded_s": 0.0, "start": time.perf_counter(), "losses": {}, "n": 0}
+    done = progress["step"] >= total_steps
+    while not done:
+        sampler.set_epoch(progress["epoch"], start_batch=progress["batch_in_epoch"])
+        loader = make_loader(train_set, sampler, core.config.heads, num_workers=config.loader_workers,
+                             pin_memory=device.type == "cuda")
+        fetch_start = time.perf_counter()
+        for batch in loader:
+            timings["data_s"] += time.perf_counter() - fetch_start
+            compute_start = time.perf_counter()
+            progress["batch_in_epoch"] += 1
+            micro = (progress["batch_in_epoch"] - 1) % config.grad_accum
+            last_micro = micro == config.grad_accum - 1 or progress["batch_in_epoch"] == batches_per_epoch
+            if config.fail_at_step is not None and progress["step"] == config.fail_at_step and rank == world_size - 1 \
+                    and not (output / ".fault-injected").exists():
+                (output / ".fault-injected").write_text("1")
+                os._exit(1)  # simulated hardware fault: the worker process dies without cleanup
+
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            head_labels = {h: batch[h] for h in core.config.heads}
+            sync = nullcontext() if last_micro or not hasattr(model, "no_sync") else model.no_sync()
+            with sync:
+                with autocast_context(config, device):
+                    out = model(batch["input_values"], batch["attention_mask"], batch["labels"], head_labels)
+                bad = any_rank(not torch.isfinite(out.loss).item(), device)
+                if bad:  # skip the batch on every rank, keep the weights
+                    progress["skipped_batches"] += 1
+                    optimizer.zero_grad(set_to_none=True)
+                    log.write({"step": progress["step"], "event": "skipped non-finite loss", "losses": out.losses})
+                else:
+                    loss = out.loss / config.grad_accum
+                    (scaler.scale(loss) if scaler else loss).backward()
+            if last_micro and not bad:
+                if scaler:
+                    scaler.unscale_(optimizer)
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                if scaler:
+                    scaler.step(optimizer)
+                    scaler.update()
+                elif torch.isfinite(grad_norm):
+                    optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                scheduler.step()
+                progress["step"] += 1
+
+            timings["compute_s"] += time.perf_counter() - compute_start
+            window["audio_s"] += audio_seconds(batch)
+            window["padded_s"] += batch["input_values"].numel() / 16000
+            window["n"] += 1
+            for task, value in (out.losses or {}).items():
+                window["losses"][task] = window["losses"].get(task, 0.0) + value
+            progress["train_seconds"] = time.perf_counter() - run_start
+            step = progress["step"]
+            stepped = last_micro and not bad
+
+            if stepped and step % config.log_every == 0:
+                elapsed = time.perf_counter() - window["start"]
+                log.write({
+                    "step": step, "epoch": progress["epoch"], "time": round(progress["train_seconds"], 1),
+                    **{f"loss_{t}": v / window["n"] for t, v in window["losses"].items()},
+                    **{f"weight_{t}": w for t, w in (out.task_weights or {}).items()},
+                    "lr_encoder": optimizer.param_groups[0]["lr"], "lr_heads": optimizer.param_groups[1]["lr"],
+                    "audio_s_per_s": window["audio_s"] * world_size / max(elapsed, 1e-9),
+                    "step_time_s": elapsed / window["n"] * config.grad_accum,
+                    "padding_fraction": 1 - window["audio_s"] / max(window["padded_s"], 1e-9),
+                    **{k: round(v, 1) for k, v in timings.items()},
+                })
+                window = {"audio_s": 0.0, "padded_s": 0.0, "start": time.perf_counter(), "losses": {}, "n": 0}
+
+            out_of_time = config.time_budget_min is not None and progress["train_seconds"] > config.time_budget_min * 60
+            done = any_rank(out_of_time, device) or step >= total_steps
+            if stepped and (step % config.eval_every == 0 or done):
+                metrics = {"step": step, "time": round(progress["train_seconds"], 1), **evaluate()}
+                log.write(metrics)
+                write_curves()
+                save_and_report(metrics)
+            elif stepped and step % config.checkpoint_every == 0:
+                save_and_report({"step": step})
+            if done:
+                break
+            fetch_start = time.perf_counter()
+        else:
+            progress["epoch"] += 1
+            progress["batch_in_epoch"] = 0
+    if rank == 0:
+        log.write({"step": progress["step"], "event": "finished", "skipped_batches": progress["skipped_batches"],
+                   "best_cer": progress["best_cer"], **{k: round(v, 1) for k, v in timings.items()}})

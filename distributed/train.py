@@ -1,0 +1,133 @@
+"""Train the multi-task model with Ray Train.
+
+    python -m distributed.train --train train.csv --valid valid.csv --output RUN_DIR \\
+        [--preset tiny|demo|base] [--config FILE] [--pretrained PATH_OR_HUB_ID] [--num-workers N] \\
+        [--use-gpu] [--amp bf16|fp16|no] [--max-steps N | --epochs N | --time-budget-min M] [--address ADDR]
+
+Running the same command again resumes from the latest checkpoint in RUN_DIR. Without an
+address Ray starts a local cluster; `--address` (or RAY_ADDRESS) joins an existing one, and
+RUN_DIR must then be storage every node can reach. `--no-ray` runs the same per-worker loop
+in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+from distributed.config import TrainConfig
+
+PRESET_DEFAULTS = {
+    # Tests: a few seconds per step on a CPU.
+    "tiny": dict(batch_seconds=16.0, warmup_steps=10, eval_every=20, checkpoint_every=10, log_every=5),
+    # The bundled demo model (see README): from scratch on a 2-core CPU.
+    "demo": dict(batch_seconds=50.0, warmup_steps=400, lr_encoder=1.5e-3, lr_heads=1.5e-3, eval_every=300,
+                 checkpoint_every=100, log_every=20, eval_max_utterances=200),
+    # Fine-tuning a pretrained wav2vec2-base-sized checkpoint on GPUs.
+    "base": dict(batch_seconds=200.0, warmup_steps=500, lr_encoder=3e-5, lr_heads=1e-3, amp="bf16",
+                 freeze_feature_encoder=True, eval_every=1000, checkpoint_every=500, log_every=50,
+                 encoder_overrides={"mask_time_prob": 0.05, "layerdrop": 0.05}),
+}
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """Preset defaults < config file < command-line flags."""
+    values = dict(PRESET_DEFAULTS.get(args.preset, {}))
+    if args.config:
+        values.update(json.loads(Path(args.config).read_text(encoding="utf-8")))
+    flags = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainConfig)} and v is not None}
+    values.update(flags)
+    return TrainConfig.from_dict(values)
+
+
+def prepare_run(config: TrainConfig) -> None:
+    """Driver-side work done once: label classes, decoded-audio caches, the saved config."""
+    from data_utils.batching import load_dataset
+    from data_utils.labels import LabelSet
+    from data_utils.manifest import read_manifest
+
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    labels_path = output / "labels.json"
+    if labels_path.exists():  # a resumed run keeps its classes
+        labels = LabelSet.load(labels_path)
+    else:
+        labels = LabelSet.fit(read_manifest(config.train))
+        labels.save(labels_path)
+    for manifest in filter(None, [config.train, config.valid]):
+        dataset = load_dataset(manifest, labels, num_proc=config.decode_num_proc, max_seconds=config.max_seconds)
+        for item in dataset.skipped:
+            print(f"{manifest}: skipped {item['path']}: {item['reason']}", file=sys.stderr)
+        print(f"{manifest}: {len(dataset)} utterances, {dataset.lengths.sum() / 16000 / 3600:.2f} h", file=sys.stderr)
+    config.save(output)
+
+
+def run_with_ray(config: TrainConfig, address: str | None):
+    import ray
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from distributed.loop import train_func
+
+    project_root = str(Path(__file__).resolve().parents[1])
+    ray.init(address=address or os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True,
+             runtime_env={"env_vars": {"PYTHONPATH": project_root, "TOKENIZERS_PARALLELISM": "false"}})
+    resources = {"CPU": config.cpus_per_worker, **({"GPU": 1} if config.use_gpu else {})}
+    trainer = TorchTrainer(
+        train_func,
+        train_loop_config=dataclasses.asdict(config),
+        scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu, resources_per_worker=resources),
+        run_config=RunConfig(
+            name="ray",  # a fixed name: running the same command again resumes
+            storage_path=str(Path(config.output).resolve()),
+            checkpoint_config=CheckpointConfig(num_to_keep=config.keep_checkpoints, checkpoint_score_attribute="step",
+                                               checkpoint_score_order="max"),
+            failure_config=FailureConfig(max_failures=3),
+        ),
+    )
+    return trainer.fit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", required=True)
+    parser.add_argument("--valid")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--preset", choices=["tiny", "demo", "base"], default="demo")
+    parser.add_argument("--config", help="JSON file of TrainConfig fields")
+    parser.add_argument("--pretrained", help="Wav2Vec2 checkpoint (directory or Hub id) for the encoder")
+    parser.add_argument("--num-workers", type=int)
+    parser.add_argument("--use-gpu", action="store_true", default=None)
+    parser.add_argument("--amp", choices=["bf16", "fp16", "no"])
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--max-steps", type=int)
+    stop.add_argument("--epochs", type=float)
+    parser.add_argument("--time-budget-min", type=float, help="stop after this much training time (with either of the above, whichever comes first)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+    parser.add_argument("--no-ray", action="store_true", help="run the per-worker loop in this process")
+    args = parser.parse_args(argv)
+
+    config = build_config(args)
+    config.train, config.valid = str(Path(config.train).resolve()), str(Path(config.valid).resolve()) if config.valid else ""
+    config.output = str(Path(config.output).resolve())
+    if config.amp == "fp16" and not config.use_gpu:
+        parser.error("--amp fp16 needs --use-gpu (use bf16 on CPU)")
+    prepare_run(config)
+    if args.no_ray:
+        from distributed.loop import train_func
+
+        train_func(dataclasses.asdict(config))
+    else:
+        result = run_with_ray(config, args.address)
+        if result.error:
+            raise SystemExit(f"training failed: {result.error}")
+    print(f"done: {config.output} (best model: {Path(config.output) / 'best'})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

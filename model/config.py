@@ -1,0 +1,89 @@
+"""The multi-task configuration: everything about the model that is not the Wav2Vec2 encoder.
+
+Saved as `multitask_config.json` next to the weights; the encoder keeps its own `config.json`
+(a `transformers.Wav2Vec2Config`), so the directory stays loadable by Hugging Face tools.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+CONFIG_NAME = "multitask_config.json"
+LABELS_NAME = "labels.json"
+
+
+@dataclass
+class MultiTaskConfig:
+    heads: list[str] = field(default_factory=lambda: ["age", "gender", "accent"])
+    pooling: Literal["attention", "mean"] = "attention"
+    layer_weighting: Literal["weighted", "last"] = "weighted"  # SUPERB-style softmax over layers, or the last
+    shared_dim: int = 256
+    head_dim: int = 128
+    head_dropout: float = 0.1
+    loss_weighting: Literal["fixed", "uncertainty", "dwa"] = "uncertainty"
+    task_weights: dict[str, float] = field(default_factory=lambda: {"ctc": 1.0, "age": 0.3, "gender": 0.3, "accent": 0.3})
+    dwa_temperature: float = 2.0
+    dwa_window: int = 50  # steps per DWA "epoch" of averaged losses
+    label_smoothing: float = 0.0
+    class_weights: dict[str, list[float]] | None = None  # per head, in label order
+
+    def save(self, directory) -> Path:
+        path = Path(directory) / CONFIG_NAME
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, directory) -> MultiTaskConfig:
+        data = json.loads((Path(directory) / CONFIG_NAME).read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def save_labels(labels: dict[str, list[str]], directory) -> Path:
+    path = Path(directory) / LABELS_NAME
+    path.write_text(json.dumps(labels, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def load_labels(directory) -> dict[str, list[str]]:
+    return json.loads((Path(directory) / LABELS_NAME).read_text(encoding="utf-8"))
+
+
+# --- encoder presets ---------------------------------------------------------------------------
+# tiny: for tests (seconds on a CPU). demo: the bundled model, trained from scratch on CPU: a
+# cheap 5-layer conv front end (stride 320, 20 ms frames) with layer norm and a pre-LN
+# transformer, which trains stably at a high learning rate. base: wav2vec2-base's shape, for
+# fine-tuning from a pretrained checkpoint on GPUs.
+ENCODER_PRESETS: dict[str, dict] = {
+    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+                 conv_dim=(32, 32, 32, 32), conv_kernel=(10, 8, 4, 4), conv_stride=(5, 4, 4, 4),
+                 num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4),
+    "demo": dict(hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
+                 conv_dim=(64, 128, 128, 256, 256), conv_kernel=(20, 8, 4, 4, 4), conv_stride=(10, 4, 2, 2, 2),
+                 num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=16),
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                 conv_dim=(512,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+                 num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16),
+}
+
+
+def encoder_config(preset: str, vocab_size: int, pad_token_id: int = 0, **overrides):
+    """A `Wav2Vec2Config` for a preset, with the jamo vocabulary and SpecAugment settings."""
+    from transformers import Wav2Vec2Config
+
+    if preset not in ENCODER_PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: {', '.join(ENCODER_PRESETS)}")
+    settings = dict(
+        vocab_size=vocab_size, pad_token_id=pad_token_id, ctc_loss_reduction="mean", ctc_zero_infinity=True,
+        feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True,
+        hidden_dropout=0.05, attention_dropout=0.05, activation_dropout=0.0, feat_proj_dropout=0.05,
+        final_dropout=0.0, layerdrop=0.0,
+        apply_spec_augment=True, mask_time_prob=0.05, mask_time_length=5, mask_feature_prob=0.0, mask_feature_length=10,
+    )
+    settings.update(ENCODER_PRESETS[preset])
+    settings.update(overrides)
+    return Wav2Vec2Config(**settings)

@@ -1,0 +1,196 @@
+"""The multi-task network: one Wav2Vec2 encoder, a jamo CTC head and speaker-attribute heads.
+
+    waveform -> Wav2Vec2ForCTC.wav2vec2 -> hidden states ─┬─> lm_head (CTC over jamo)
+                                                          └─> layer weighting -> pooling -> shared
+                                                              layer -> {age, gender, accent} heads
+
+Weights are stored with the ASR part under Wav2Vec2ForCTC's own key names and the rest under
+`multitask.`, so the directory is also a loadable `Wav2Vec2ForCTC` (extra keys are ignored).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+from transformers.utils import ModelOutput
+
+from model.codec import JamoCodec, build_processor
+from model.config import MultiTaskConfig, load_labels, save_labels
+from model.heads import ClassificationHead, LayerWeighting, SharedLayer
+from model.losses import TaskWeighting, classification_loss, ctc_loss
+from model.pooling import build_pooling, frame_mask
+
+WEIGHTS_NAME = "model.safetensors"
+MULTITASK_PREFIX = "multitask."
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+@dataclass
+class MultiTaskOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    ctc_logits: torch.Tensor | None = None  # (batch, frames, vocab)
+    frame_lengths: torch.Tensor | None = None  # (batch,)
+    head_logits: dict[str, torch.Tensor] | None = None  # head -> (batch, classes)
+    losses: dict[str, float] | None = None  # detached per-task losses, for logging
+    task_weights: dict[str, float] | None = None
+
+
+class MultiTaskHeads(nn.Module):
+    """Everything after the encoder except the CTC head."""
+
+    def __init__(self, hidden_size: int, num_layers: int, config: MultiTaskConfig, labels: dict[str, list[str]]):
+        super().__init__()
+        self.layer_weighting = LayerWeighting(num_layers) if config.layer_weighting == "weighted" else None
+        self.pooling = build_pooling(config.pooling, hidden_size)
+        self.shared = SharedLayer(hidden_size, config.shared_dim, config.head_dropout)
+        self.heads = nn.ModuleDict({
+            name: ClassificationHead(config.shared_dim, config.head_dim, len(labels[name]), config.head_dropout)
+            for name in config.heads
+        })
+        self.task_weighting = TaskWeighting(["ctc", *config.heads], config.loss_weighting, config.task_weights,
+                                            config.dwa_temperature, config.dwa_window)
+        for name in config.heads:
+            weights = (config.class_weights or {}).get(name)
+            self.register_buffer(f"class_weights_{name}", torch.tensor(weights, dtype=torch.float32) if weights else None)
+
+    def forward(self, hidden_states: tuple[torch.Tensor, ...], mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.layer_weighting(hidden_states) if self.layer_weighting is not None else hidden_states[-1]
+        shared = self.shared(self.pooling(hidden, mask))
+        return {name: head(shared) for name, head in self.heads.items()}
+
+
+class MultiTaskWav2Vec2(nn.Module):
+    def __init__(self, encoder_config: Wav2Vec2Config, config: MultiTaskConfig, labels: dict[str, list[str]],
+                 asr: Wav2Vec2ForCTC | None = None):
+        super().__init__()
+        missing = [h for h in config.heads if not labels.get(h)]
+        if missing:
+            raise ValueError(f"heads {missing} have no classes in labels")
+        self.config, self.labels = config, {h: list(labels[h]) for h in config.heads}
+        self.asr = asr if asr is not None else Wav2Vec2ForCTC(encoder_config)
+        encoder_config = self.asr.config
+        self.multitask = MultiTaskHeads(encoder_config.hidden_size, encoder_config.num_hidden_layers + 1, config, self.labels)
+
+    @property
+    def encoder_config(self) -> Wav2Vec2Config:
+        return self.asr.config
+
+    def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        """Frames the encoder produces for each input length (the model's own conv formula)."""
+        return self.asr.wav2vec2._get_feat_extract_output_lengths(sample_lengths).long()
+
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, head_labels: dict[str, torch.Tensor] | None = None) -> MultiTaskOutput:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_values, dtype=torch.long)
+        need_layers = self.multitask.layer_weighting is not None
+        encoded = self.asr.wav2vec2(input_values, attention_mask=attention_mask, output_hidden_states=need_layers)
+        last = encoded.last_hidden_state
+        ctc_logits = self.asr.lm_head(self.asr.dropout(last))
+        frame_lengths = self.frame_lengths(attention_mask.sum(-1))
+        mask = frame_mask(frame_lengths, last.shape[1])
+        head_logits = self.multitask(encoded.hidden_states if need_layers else (last,), mask)
+
+        output = MultiTaskOutput(ctc_logits=ctc_logits, frame_lengths=frame_lengths, head_logits=head_logits)
+        if labels is not None or head_labels:
+            losses = {}
+            if labels is not None:
+                losses["ctc"] = ctc_loss(ctc_logits, frame_lengths, labels, self.encoder_config.pad_token_id)
+            for name, logits in head_logits.items():
+                if head_labels and name in head_labels:
+                    losses[name] = classification_loss(
+                        logits, head_labels[name], getattr(self.multitask, f"class_weights_{name}"),
+                        self.config.label_smoothing)
+            output.loss, output.task_weights = self.multitask.task_weighting(losses)
+            output.losses = {k: float(v.detach()) for k, v in losses.items() if v is not None}
+        return output
+
+    # --- options -----------------------------------------------------------------------------
+
+    def freeze_feature_encoder(self) -> None:
+        self.asr.freeze_feature_encoder()
+
+    def enable_gradient_checkpointing(self) -> None:
+        self.asr.activation_checkpointing_enable()
+
+    def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(encoder parameters, head parameters): the heads and CTC projection train faster."""
+        encoder = [p for p in self.asr.wav2vec2.parameters() if p.requires_grad]
+        heads = [p for p in [*self.asr.lm_head.parameters(), *self.multitask.parameters()] if p.requires_grad]
+        return encoder, heads
+
+    # --- save / load -------------------------------------------------------------------------
+
+    def state_dict_for_saving(self) -> dict[str, torch.Tensor]:
+        tensors = {k: v for k, v in self.asr.state_dict().items()}
+        tensors.update({MULTITASK_PREFIX + k: v for k, v in self.multitask.state_dict().items()})
+        return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+
+    def save_pretrained(self, directory, codec: JamoCodec | None = None) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder_config.save_pretrained(str(directory))
+        self.config.save(directory)
+        save_labels(self.labels, directory)
+        save_file(self.state_dict_for_saving(), str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        build_processor(codec or JamoCodec(), directory)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, path_or_hub_id, map_location: str = "cpu") -> MultiTaskWav2Vec2:
+        """Load a model directory (or a Hub repository with the same files). JSON and
+        safetensors only: a directory that offers only pickled weights is refused."""
+        directory = resolve_model_dir(path_or_hub_id)
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+            reason = f"only pickle files ({', '.join(pickles)}), which are refused" if pickles else f"no {WEIGHTS_NAME}"
+            raise ValueError(f"{directory}: not a model directory: {reason}")
+        encoder_config = Wav2Vec2Config.from_json_file(str(directory / "config.json"))
+        model = cls(encoder_config, MultiTaskConfig.load(directory), load_labels(directory))
+        tensors = load_file(str(weights), device=map_location)
+        asr_state = {k: v for k, v in tensors.items() if not k.startswith(MULTITASK_PREFIX)}
+        multitask_state = {k[len(MULTITASK_PREFIX):]: v for k, v in tensors.items() if k.startswith(MULTITASK_PREFIX)}
+        model.asr.load_state_dict(asr_state, strict=True)
+        model.multitask.load_state_dict(multitask_state, strict=True)
+        model.eval()
+        return model
+
+    @classmethod
+    def from_encoder(cls, path_or_hub_id, config: MultiTaskConfig, labels: dict[str, list[str]],
+                     codec: JamoCodec | None = None, **encoder_overrides) -> tuple[MultiTaskWav2Vec2, dict]:
+        """Start from any pretrained Wav2Vec2 checkpoint (Model, ForPreTraining or ForCTC): the
+        encoder weights load; the jamo CTC head and classification heads start fresh.
+        Returns the model and a loading report (missing / unexpected / mismatched keys)."""
+        codec = codec or JamoCodec()
+        asr, info = Wav2Vec2ForCTC.from_pretrained(
+            str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
+            ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=None, **encoder_overrides)
+        report = {key: sorted(str(k) for k in info.get(key, [])) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+        encoder_missing = [k for k in report["missing_keys"] if not k.startswith("lm_head")]
+        if encoder_missing:
+            report["warning"] = f"{len(encoder_missing)} encoder weights were not in the checkpoint and start random"
+        return cls(asr.config, config, labels, asr=asr), report
+
+
+def resolve_model_dir(path_or_hub_id) -> Path:
+    """A local directory as it is; otherwise download the repository's JSON/safetensors files."""
+    path = Path(path_or_hub_id)
+    if path.is_dir():
+        return path
+    if path.exists() or str(path_or_hub_id).startswith((".", "/")):
+        raise FileNotFoundError(f"{path}: not a model directory")
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(str(path_or_hub_id), allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+
+
+def describe(model: MultiTaskWav2Vec2) -> str:
+    n = sum(p.numel() for p in model.parameters())
+    return json.dumps({"parameters": n, "heads": {h: model.labels[h] for h in model.config.heads}}, ensure_ascii=False)

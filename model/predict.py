@@ -1,0 +1,245 @@
+"""Batch prediction: many files in, one result per file out, in input order.
+
+    python -m model.predict --model DIR INPUT... [--out predictions.csv] [--batch-seconds S]
+
+Files are loaded (a file that cannot be read becomes a row with an error), sorted by length,
+grouped into batches of at most S seconds of padded audio and run under
+`torch.inference_mode()`. Recordings longer than `window_seconds` are cut at silences into
+chunks that are transcribed together and joined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data_utils.audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, load_audio
+from data_utils.batching import normalize_waveform
+from model.codec import JamoCodec
+from model.decoding import BeamDecoder, Transcript, greedy_decode
+from model.network import MultiTaskWav2Vec2
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
+CSV_COLUMNS = ["path", "text", "jamo", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob", "duration", "error"]
+
+
+@dataclass
+class HeadPrediction:
+    label: str
+    probability: float
+    distribution: dict[str, float]
+
+
+@dataclass
+class Prediction:
+    path: str = ""
+    text: str = ""
+    jamo: str = ""
+    heads: dict[str, HeadPrediction] = field(default_factory=dict)
+    duration: float = 0.0
+    error: str = ""
+
+    def row(self) -> dict:
+        row = {"path": self.path, "text": self.text, "jamo": self.jamo, "duration": round(self.duration, 3), "error": self.error}
+        for head in ("age", "gender", "accent"):
+            prediction = self.heads.get(head)
+            row[head] = prediction.label if prediction else ""
+            row[f"{head}_prob"] = round(prediction.probability, 4) if prediction else ""
+        return row
+
+
+def split_on_silence(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[np.ndarray]:
+    """Cut a long recording into chunks of at most `window_seconds`, at pauses where possible."""
+    import librosa
+
+    limit = int(window_seconds * SAMPLE_RATE)
+    if len(audio) <= limit:
+        return [audio]
+    intervals = librosa.effects.split(audio, top_db=top_db, frame_length=1024, hop_length=256)
+    cuts, start = [], 0
+    while len(audio) - start > limit:
+        # The last pause that still keeps the chunk under the limit; else a hard cut.
+        gaps = [(int(e0), int(s1)) for (_, e0), (s1, _) in zip(intervals[:-1], intervals[1:]) if start < e0 and s1 - start <= limit]
+        cut = (gaps[-1][0] + gaps[-1][1]) // 2 if gaps else start + limit
+        cuts.append((start, cut))
+        start = cut
+    cuts.append((start, len(audio)))
+    return [audio[a:b] for a, b in cuts if b - a > SAMPLE_RATE // 100]
+
+
+def batches_by_seconds(lengths: list[int], batch_seconds: float) -> list[list[int]]:
+    """Indices sorted by length, grouped so that batch size x longest <= batch_seconds."""
+    limit = int(batch_seconds * SAMPLE_RATE)
+    batches, current, longest = [], [], 0
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        candidate = max(longest, lengths[index])
+        if current and candidate * (len(current) + 1) > limit:
+            batches.append(current)
+            current, candidate = [], lengths[index]
+        current.append(index)
+        longest = candidate
+    if current:
+        batches.append(current)
+    return batches
+
+
+class Predictor:
+    """Loads a model once and predicts for arrays or files; safe to share between threads."""
+
+    def __init__(self, model: MultiTaskWav2Vec2, codec: JamoCodec | None = None, device: str = "cpu",
+                 batch_seconds: float = 60.0, window_seconds: float = 20.0, max_seconds: float = DEFAULT_MAX_SECONDS,
+                 beam_decoder: BeamDecoder | None = None):
+        self.model = model.eval().to(device)
+        self.codec = codec or JamoCodec()
+        self.device = device
+        self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
+        self.beam_decoder = beam_decoder
+
+    @classmethod
+    def from_pretrained(cls, path_or_hub_id, **options) -> Predictor:
+        from model.network import resolve_model_dir
+
+        directory = resolve_model_dir(path_or_hub_id)
+        codec = JamoCodec.from_vocab_file(directory / "vocab.json")
+        return cls(MultiTaskWav2Vec2.from_pretrained(directory), codec, **options)
+
+    @property
+    def heads(self) -> list[str]:
+        return list(self.model.config.heads)
+
+    @torch.inference_mode()
+    def _run_batch(self, chunks: list[np.ndarray]) -> tuple[list[Transcript], dict[str, np.ndarray]]:
+        longest = max(len(c) for c in chunks)
+        inputs = torch.zeros(len(chunks), longest)
+        mask = torch.zeros(len(chunks), longest, dtype=torch.long)
+        for i, chunk in enumerate(chunks):
+            inputs[i, : len(chunk)] = torch.from_numpy(normalize_waveform(chunk))
+            mask[i, : len(chunk)] = 1
+        output = self.model(inputs.to(self.device), mask.to(self.device))
+        logits = output.ctc_logits.float()
+        if self.beam_decoder is not None:
+            transcripts = self.beam_decoder.decode(logits, output.frame_lengths)
+        else:
+            transcripts = greedy_decode(logits, output.frame_lengths, self.codec)
+        probabilities = {h: torch.softmax(v.float(), -1).cpu().numpy() for h, v in output.head_logits.items()}
+        return transcripts, probabilities
+
+    def predict_arrays(self, arrays: list[np.ndarray]) -> list[Prediction]:
+        """16 kHz mono float32 arrays -> predictions (same order)."""
+        chunks, owner = [], []
+        for i, audio in enumerate(arrays):
+            for chunk in split_on_silence(np.asarray(audio, dtype=np.float32), self.window_seconds):
+                chunks.append(chunk)
+                owner.append(i)
+        results: list[tuple[Transcript, dict[str, np.ndarray]] | None] = [None] * len(chunks)
+        for batch in batches_by_seconds([len(c) for c in chunks], self.batch_seconds):
+            transcripts, probabilities = self._run_batch([chunks[c] for c in batch])
+            for j, c in enumerate(batch):
+                results[c] = (transcripts[j], {h: p[j] for h, p in probabilities.items()})
+        # Chunks of one file were appended in time order: join their text, and average their
+        # head probabilities weighted by duration.
+        texts: list[list[Transcript]] = [[] for _ in arrays]
+        weighted = [{h: np.zeros(len(self.model.labels[h])) for h in self.heads} for _ in arrays]
+        for c, (transcript, probabilities) in enumerate(results):
+            texts[owner[c]].append(transcript)
+            for head, p in probabilities.items():
+                weighted[owner[c]][head] += p * len(chunks[c])
+        predictions = []
+        for i, audio in enumerate(arrays):
+            heads = {}
+            for head, total in weighted[i].items():
+                p = total / max(total.sum(), 1e-12)
+                classes = self.model.labels[head]
+                best = int(p.argmax())
+                heads[head] = HeadPrediction(classes[best], float(p[best]), {c: float(v) for c, v in zip(classes, p)})
+            predictions.append(Prediction(
+                text=" ".join(t.text for t in texts[i] if t.text), jamo=" ".join(t.jamo for t in texts[i] if t.jamo),
+                heads=heads, duration=len(audio) / SAMPLE_RATE))
+        return predictions
+
+    def predict_files(self, paths: Iterable, progress: Callable[[int], None] | None = None,
+                      files_per_round: int = 64) -> list[Prediction]:
+        """One prediction per path, in order; unreadable files get `error` instead of a result."""
+        paths = [Path(p) for p in paths]
+        out: list[Prediction] = []
+        for start in range(0, len(paths), files_per_round):
+            group = paths[start : start + files_per_round]
+            arrays, loaded_slots = [], []
+            group_out = [Prediction(path=str(path)) for path in group]
+            for slot, path in enumerate(group):
+                try:
+                    arrays.append(load_audio(path, max_seconds=self.max_seconds))
+                    loaded_slots.append(slot)
+                except AudioError as error:
+                    group_out[slot].error = error.reason
+            for slot, prediction in zip(loaded_slots, self.predict_arrays(arrays) if arrays else []):
+                prediction.path = group_out[slot].path
+                group_out[slot] = prediction
+            out.extend(group_out)
+            if progress:
+                progress(len(group))
+        return out
+
+
+def expand_inputs(inputs: Iterable) -> list[Path]:
+    """Files as given; folders searched recursively for audio files (sorted)."""
+    out = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+def write_predictions(predictions: list[Prediction], out) -> None:
+    handle = open(out, "w", newline="", encoding="utf-8") if out != "-" else sys.stdout
+    try:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(p.row() for p in predictions)
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tqdm import tqdm
+
+    parser = argparse.ArgumentParser(description="Transcribe files and predict age, gender and accent.")
+    parser.add_argument("--model", required=True, help="model directory or Hub id")
+    parser.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
+    parser.add_argument("--out", default="-", help="CSV to write (default: stdout)")
+    parser.add_argument("--batch-seconds", type=float, default=60.0)
+    parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
+    parser.add_argument("--lm", help="KenLM model over jamo words for beam search")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds)
+    if args.beam_width or args.lm:
+        predictor.beam_decoder = BeamDecoder(predictor.codec, args.lm, beam_width=args.beam_width or 32)
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        parser.error("no audio files found in the inputs")
+    with tqdm(total=len(paths), unit="file", file=sys.stderr) as bar:
+        predictions = predictor.predict_files(paths, progress=bar.update)
+    write_predictions(predictions, args.out)
+    failed = [p for p in predictions if p.error]
+    print(f"{len(predictions)} files, {len(failed)} failed", file=sys.stderr)
+    for p in failed:
+        print(f"  {p.path}: {p.error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

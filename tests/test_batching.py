@@ -1,0 +1,95 @@
+"""Dataset caching, collate and the dynamic batch sampler."""
+
+import numpy as np
+import pytest
+import torch
+
+from data_utils.batching import IGNORE, Collator, DynamicBatchSampler, load_dataset, make_loader
+from data_utils.labels import LabelSet
+from data_utils.manifest import read_manifest
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+def test_each_sample_once_per_epoch_across_ranks(world_size):
+    lengths = np.random.default_rng(0).integers(16000, 16000 * 12, size=101)
+    for epoch in range(3):
+        seen, counts = [], []
+        for rank in range(world_size):
+            sampler = DynamicBatchSampler(lengths, 30.0, seed=7, rank=rank, world_size=world_size)
+            sampler.set_epoch(epoch)
+            batches = list(sampler)
+            counts.append(len(batches))
+            seen += [i for batch in batches for i in batch]
+            for batch in batches:
+                assert len(batch) == 1 or lengths[batch].max() * len(batch) <= 30 * 16000
+        assert sorted(seen) == list(range(101))
+        assert len(set(counts)) == 1  # every rank gets the same number of batches
+
+
+def test_epochs_shuffle_and_resume_mid_epoch():
+    lengths = np.random.default_rng(1).integers(16000, 16000 * 8, size=60)
+    sampler = DynamicBatchSampler(lengths, 20.0, seed=3)
+    sampler.set_epoch(0)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    sampler.set_epoch(0, start_batch=4)
+    assert list(sampler) == first[4:]
+    again = DynamicBatchSampler(lengths, 20.0, seed=3)
+    assert list(again) == first  # deterministic for a seed
+
+
+def test_padding_fraction_on_synthetic_corpus(synth_corpus):
+    lengths = [int(d * 16000) for d in read_manifest(synth_corpus / "manifest.csv")["duration"]]
+    # A larger corpus with the same length distribution as the synthetic one.
+    rng = np.random.default_rng(0)
+    many = rng.choice(lengths, 2000) + rng.integers(-1600, 1600, 2000)
+    sampler = DynamicBatchSampler(many, 60.0, seed=0)
+    fraction = sampler.padding_fraction()
+    print(f"\npadding fraction, 2000 utterances, 60 s batches: {fraction:.2%}")
+    assert fraction < 0.05
+    unsorted = sum(max(b) * len(b) for b in np.array_split(many, len(many) // 15))
+    assert fraction < 1 - many.sum() / unsorted  # far better than batching in manifest order
+
+
+def test_dataset_cache_and_collate(synth_corpus):
+    frame = read_manifest(synth_corpus / "train.csv")
+    labels = LabelSet.fit(frame)
+    dataset = load_dataset(synth_corpus / "train.csv", labels)
+    cached = list((synth_corpus / ".cache").glob("train-*.arrow"))
+    assert len(cached) == 1
+    again = load_dataset(synth_corpus / "train.csv", labels)  # read back from the Arrow cache
+    assert np.array_equal(again[0]["audio"], dataset[0]["audio"])
+    assert list((synth_corpus / ".cache").glob("train-*.arrow")) == cached
+
+    examples = [dataset[i] for i in range(3)]
+    examples[1] = {**examples[1], "gender_id": IGNORE}
+    batch = Collator(labels.heads)(examples)
+    lengths = [len(e["audio"]) for e in examples]
+    assert batch["input_values"].shape == (3, max(lengths))
+    assert batch["attention_mask"].sum(1).tolist() == lengths
+    assert batch["lengths"].tolist() == lengths
+    assert batch["gender"][1] == IGNORE
+    for i, example in enumerate(examples):
+        n = len(example["labels"])
+        assert batch["labels"][i, :n].tolist() == example["labels"].tolist()
+        assert (batch["labels"][i, n:] == IGNORE).all()
+        assert (batch["input_values"][i, lengths[i]:] == 0).all()
+        assert abs(float(batch["input_values"][i, : lengths[i]].mean())) < 1e-3  # normalised per utterance
+
+    sampler = DynamicBatchSampler(dataset.lengths, 10.0, seed=0)
+    loader = make_loader(dataset, sampler, labels.heads, num_workers=1)
+    total = sum(int(b["lengths"].numel()) for b in loader)
+    assert total == len(dataset)
+
+
+def test_unusable_rows_are_reported_not_loaded(tmp_path, synth_corpus):
+    frame = read_manifest(synth_corpus / "train.csv", resolve_paths=True)
+    frame.loc[0, "path"] = str(tmp_path / "missing.wav")
+    frame.loc[1, "text"] = "?!"
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    dataset = load_dataset(tmp_path / "m.csv", LabelSet.fit(frame))
+    assert len(dataset) == len(frame) - 2
+    reasons = {s["row"]: s["reason"] for s in dataset.skipped}
+    assert reasons == {0: "file not found", 1: "empty transcript after normalisation"}
+    assert torch.is_tensor(Collator()([dataset[0]])["input_values"])

@@ -1,0 +1,87 @@
+"""Batch prediction and its CLI."""
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.codec import JamoCodec
+from model.config import MultiTaskConfig, encoder_config
+from model.network import MultiTaskWav2Vec2
+from model.predict import CSV_COLUMNS, Predictor, batches_by_seconds, split_on_silence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    labels = {"gender": ["female", "male"], "age": ["20s", "60s"]}
+    model = MultiTaskWav2Vec2(encoder_config("tiny", len(JamoCodec())), MultiTaskConfig(heads=["gender", "age"]), labels)
+    directory = tmp_path_factory.mktemp("model")
+    model.save_pretrained(directory)
+    return directory
+
+
+def test_batches_group_by_length():
+    lengths = [16000 * s for s in (5, 1, 9, 2, 1, 5)]
+    batches = batches_by_seconds(lengths, 10.0)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert all(max(lengths[i] for i in b) * len(b) <= 160000 for b in batches)
+
+
+def test_long_recordings_are_cut_at_pauses():
+    rng = np.random.default_rng(0)
+    speech = lambda s: (0.3 * rng.standard_normal(int(s * 16000))).astype(np.float32)  # noqa: E731
+    pause = np.zeros(8000, dtype=np.float32)
+    audio = np.concatenate([speech(6), pause, speech(6), pause, speech(6), pause, speech(3)])
+    chunks = split_on_silence(audio, window_seconds=10)
+    assert sum(len(c) for c in chunks) == len(audio)
+    assert all(len(c) <= 160000 for c in chunks)
+    # Cuts fall inside pauses: every chunk boundary is silent.
+    assert all(np.abs(c[:50]).max() < 1e-6 or i == 0 for i, c in enumerate(chunks))
+
+
+def test_results_keep_input_order_and_long_audio_is_joined(model_dir):
+    predictor = Predictor.from_pretrained(model_dir, window_seconds=4.0)
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (16000 * 3, 8000, 16000 * 9)]
+    together = predictor.predict_arrays(arrays)
+    for audio, prediction in zip(arrays, together):
+        alone = predictor.predict_arrays([audio])[0]
+        assert alone.jamo == prediction.jamo
+        assert alone.heads["gender"].probability == pytest.approx(prediction.heads["gender"].probability, abs=1e-5)
+        assert prediction.duration == pytest.approx(len(audio) / 16000)
+        assert sum(prediction.heads["age"].distribution.values()) == pytest.approx(1.0)
+
+
+def test_cli_writes_a_row_per_file_with_errors(tmp_path, model_dir, synth_corpus):
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    clips = sorted((synth_corpus / "wavs").glob("*.wav"))[:3]
+    for clip in clips:
+        shutil.copy(clip, folder / "sub" / clip.name)
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "corrupt.mp3").write_bytes(b"ID3" + bytes(range(256)) * 4)
+    (folder / "notes.txt").write_text("not audio, and not an audio name: ignored")
+    out = tmp_path / "predictions.csv"
+    result = subprocess.run([sys.executable, "-m", "model.predict", "--model", str(model_dir), str(folder), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert list(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 5
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert by_name["empty.wav"]["error"] == "empty file (0 bytes)"
+    assert by_name["corrupt.mp3"]["error"].startswith("cannot decode")
+    for clip in clips:
+        row = by_name[clip.name]
+        assert row["error"] == "" and float(row["duration"]) > 0.3
+        assert row["gender"] in ("female", "male") and 0.5 <= float(row["gender_prob"]) <= 1
+        assert row["accent"] == "" and row["accent_prob"] == ""  # a head this model lacks
+    assert "5 files, 2 failed" in result.stderr

@@ -1,0 +1,57 @@
+import hashlib
+
+import pandas as pd
+
+from data_utils.manifest import MANIFEST_COLUMNS, read_manifest
+from data_utils.sentences import generate_sentences, jamo_inventory, syllable_count
+from data_utils.synth import GAP_ACCENTS, SPEED_GROUPS, build_corpus, espeak_variants
+
+
+def test_sentences_are_varied_korean_of_bounded_length():
+    sentences = generate_sentences(2000, seed=0, pseudo_share=0.2)
+    assert len(set(sentences)) == 2000
+    assert all(3 <= syllable_count(s) <= 30 for s in sentences)
+    assert len({w for s in sentences for w in s.split()}) > 1500  # a large vocabulary in use
+    # Every modern initial, medial and final occurs, each in many contexts.
+    decomposed = jamo_inventory(sentences)
+    assert len(decomposed["lead"]) == 19 and len(decomposed["vowel"]) == 21 and len(decomposed["tail"]) == 27
+    assert min(decomposed["tail"].values()) >= 5
+
+
+def test_sentences_deterministic_for_a_seed():
+    assert generate_sentences(50, seed=4) == generate_sentences(50, seed=4)
+    assert generate_sentences(50, seed=4) != generate_sentences(50, seed=5)
+
+
+def test_every_espeak_variant_has_a_gender():
+    variants = espeak_variants()
+    assert len(variants) > 20
+    assert {g for _, g in variants} == {"female", "male"}
+
+
+def digest(folder):
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("wavs/*.wav")))).hexdigest()
+
+
+def test_corpus_manifest_labels_and_holdout(synth_corpus):
+    manifest = read_manifest(synth_corpus / "manifest.csv")
+    assert list(pd.read_csv(synth_corpus / "manifest.csv").columns[:7]) == MANIFEST_COLUMNS
+    assert len(manifest) == 24 and manifest["duration"].between(0.3, 15).all()
+    for row in manifest.itertuples():
+        variant, pitch, speed, gap = row.speaker.rsplit("-", 3)
+        low, high = SPEED_GROUPS[row.age]
+        assert low <= int(speed[1:]) <= high  # age group is the documented proxy: speaking rate
+        low, high = GAP_ACCENTS[row.accent]
+        assert low <= int(gap[1:]) <= high  # accent: pauses between words
+        assert dict(espeak_variants())[variant] == row.gender
+    train = read_manifest(synth_corpus / "train.csv")
+    heldout = read_manifest(synth_corpus / "heldout.csv")
+    assert len(train) + len(heldout) == 24 and len(heldout) == 6
+    assert not set(train["text"]) & set(heldout["text"])
+    assert not set(train["speaker"]) & set(heldout["speaker"])
+
+
+def test_corpus_is_deterministic(tmp_path, synth_corpus):
+    build_corpus(tmp_path, num_utterances=24, seed=3, jobs=1, holdout=0.25)
+    assert (tmp_path / "manifest.csv").read_text() == (synth_corpus / "manifest.csv").read_text()
+    assert digest(tmp_path) == digest(synth_corpus)
