@@ -1,0 +1,72 @@
+"""The Gradio app: transcription, batch analysis, model comparison and training curves.
+
+    python app.py [--model DIR_OR_HUB_ID] [--runs-dir runs] [--compare-model DIR ...]
+
+The model is `--model`, else $KOREAN_SPEECH_MODEL, else the bundled demo/model. The address
+comes from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860) unless --host /
+--port are given.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from demo.limits import Limits
+
+    defaults = Limits()
+    parser = argparse.ArgumentParser(description="Korean speech toolkit: web app and API.")
+    parser.add_argument("--model", help="model directory or Hub id (default: $KOREAN_SPEECH_MODEL, then demo/model)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="training runs shown in the Training tab")
+    parser.add_argument("--compare-model", action="append", default=[], metavar="DIR",
+                        help="another model offered in the Compare tab (repeatable)")
+    parser.add_argument("--host", help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds, help="longest recording accepted")
+    parser.add_argument("--window-seconds", type=float, default=defaults.window_seconds,
+                        help="longer recordings are cut at pauses into windows of this length")
+    parser.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files, help="files in one batch")
+    parser.add_argument("--max-batch-seconds", type=float, default=defaults.max_batch_seconds,
+                        help="total audio in one batch")
+    parser.add_argument("--max-zip-members", type=int, default=defaults.max_zip_members, help="entries in one zip")
+    parser.add_argument("--max-zip-mb", type=float, default=defaults.max_zip_bytes / 2**20,
+                        help="what the zips of one request may unpack to, in total")
+    parser.add_argument("--max-file-size", default=defaults.max_file_size, help="largest single upload, e.g. 50mb")
+    parser.add_argument("--concurrency", type=int, default=2, help="predictions running at once")
+    parser.add_argument("--max-queue", type=int, default=32, help="requests waiting at most; more are turned away")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    import gradio as gr
+    import torch
+
+    from demo.i18n import make_i18n
+    from demo.limits import Limits
+    from demo.model_store import ModelStore, resolve_model_source
+    from demo.ui import EXAMPLES_DIR, build_app
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    limits = Limits(max_seconds=args.max_seconds, window_seconds=args.window_seconds,
+                    max_batch_files=args.max_batch_files, max_batch_seconds=args.max_batch_seconds,
+                    max_zip_members=args.max_zip_members, max_zip_bytes=int(args.max_zip_mb * 2**20),
+                    max_file_size=args.max_file_size)
+    store = ModelStore(resolve_model_source(args.model), limits, args.compare_model)
+    store.preload()
+    i18n = make_i18n(limits)
+    app = build_app(store, limits, args.runs_dir, i18n, model_concurrency=args.concurrency)
+    # Local fonts only (no web fonts to fetch); NanumGothic renders Hangul.
+    theme = gr.themes.Default(font=["NanumGothic", "ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["NanumGothicCoding", "ui-monospace", "monospace"])
+    app.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue).launch(
+        server_name=args.host, server_port=args.port, max_file_size=limits.max_file_size, i18n=i18n, theme=theme,
+        allowed_paths=[str(EXAMPLES_DIR)])
+
+
+if __name__ == "__main__":
+    main()
