@@ -59,20 +59,42 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _decode_soundfile(data: bytes) -> tuple[np.ndarray, int]:
+class _TooLong(Exception):
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+def _decode_soundfile(data: bytes, max_seconds: float | None) -> tuple[np.ndarray, int]:
     with sf.SoundFile(io.BytesIO(data)) as f:
+        # The header tells the length: refuse an over-long file before decoding all of it.
+        if max_seconds is not None and f.frames > 0 and f.frames / f.samplerate > max_seconds:
+            raise _TooLong(f.frames / f.samplerate)
         audio = f.read(dtype="float32", always_2d=True)
         return audio, f.samplerate
 
 
-def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+def _decode_ffmpeg(path: Path, max_seconds: float | None) -> tuple[np.ndarray, int]:
     """Containers libsndfile cannot open (m4a, aac, webm, opus): pydub drives ffmpeg."""
     from pydub import AudioSegment
+    from pydub.utils import mediainfo
 
+    if max_seconds is not None:  # ffprobe reads the container's duration without decoding
+        try:
+            seconds = float(mediainfo(str(path)).get("duration") or 0)
+        except (ValueError, OSError):
+            seconds = 0.0
+        if seconds > max_seconds:
+            raise _TooLong(seconds)
     segment = AudioSegment.from_file(str(path))
     samples = np.array(segment.get_array_of_samples(), dtype=np.float32)
     samples /= float(1 << (8 * segment.sample_width - 1))
     return samples.reshape(-1, segment.channels), segment.frame_rate
+
+
+def _last_line(message: str) -> str:
+    """ffmpeg's complaint without its banner: the last non-empty line, shortened."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return (lines[-1] if lines else "unknown error")[:200]
 
 
 def _to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -99,20 +121,24 @@ def load_audio(path, max_seconds: float | None = DEFAULT_MAX_SECONDS, allow_sile
 
     kind = sniff_format(data[:16])
     audio, sample_rate = None, SAMPLE_RATE
-    if kind in ("wav", "flac", "ogg", "mp3", "aiff"):
-        try:
-            audio, sample_rate = _decode_soundfile(data)
-        except Exception:
-            audio = None  # e.g. opus-in-ogg on an older libsndfile: ffmpeg below
-    if audio is None and kind is not None:
-        try:
-            audio, sample_rate = _decode_ffmpeg(path)
-        except FileNotFoundError as error:
-            if "ffmpeg" in str(error) or "ffprobe" in str(error):
-                raise AudioError(path, "ffmpeg is not installed; it is needed for this format") from None
-            raise AudioError(path, "file not found") from None
-        except Exception as error:
-            raise AudioError(path, f"cannot decode {kind} data ({error})") from None
+    try:
+        if kind in ("wav", "flac", "ogg", "mp3", "aiff"):
+            try:
+                audio, sample_rate = _decode_soundfile(data, max_seconds)
+            except _TooLong:
+                raise
+            except Exception:
+                audio = None  # e.g. opus-in-ogg on an older libsndfile: ffmpeg below
+        if audio is None and kind is not None:
+            audio, sample_rate = _decode_ffmpeg(path, max_seconds)
+    except _TooLong as long:
+        raise AudioError(path, f"too long: {long.seconds:.1f} s (limit {max_seconds:.0f} s)") from None
+    except FileNotFoundError as error:
+        if "ffmpeg" in str(error) or "ffprobe" in str(error):
+            raise AudioError(path, "ffmpeg is not installed; it is needed for this format") from None
+        raise AudioError(path, "file not found") from None
+    except Exception as error:
+        raise AudioError(path, f"cannot decode {kind} data ({_last_line(str(error))})") from None
     if audio is None:
         if path.suffix.lower() == ".pcm":  # KsponSpeech: headerless 16 kHz s16le
             if len(data) % 2:

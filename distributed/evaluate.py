@@ -26,8 +26,10 @@ from model.decoding import greedy_decode
 
 @torch.inference_mode()
 def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = None, batch_seconds: float = 60.0,
-                   device: str | torch.device = "cpu", max_utterances: int | None = None) -> tuple[dict, pd.DataFrame]:
-    """Greedy-decode `dataset` (from `data_utils.batching.load_dataset`); return (summary, rows)."""
+                   device: str | torch.device = "cpu", max_utterances: int | None = None,
+                   beam_decoder=None) -> tuple[dict, pd.DataFrame]:
+    """Decode `dataset` (from `data_utils.batching.load_dataset`) greedily, or with `beam_decoder`
+    (a `model.decoding.BeamDecoder`); return (summary, rows)."""
     codec = codec or JamoCodec()
     was_training = model.training
     model.eval()
@@ -38,7 +40,10 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
     rows = []
     for indices, batch in zip(sampler, loader):
         output = model(batch["input_values"].to(device), batch["attention_mask"].to(device))
-        transcripts = greedy_decode(output.ctc_logits.float(), output.frame_lengths, codec)
+        if beam_decoder is not None:
+            transcripts = beam_decoder.decode(output.ctc_logits.float(), output.frame_lengths)
+        else:
+            transcripts = greedy_decode(output.ctc_logits.float(), output.frame_lengths, codec)
         probs = {h: torch.softmax(output.head_logits[h].float(), -1).cpu() for h in heads}
         for j, index in enumerate(indices):
             reference = codec.decode(dataset[index]["labels"])
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="report folder (per-utterance CSV, summary, plots)")
     parser.add_argument("--batch-seconds", type=float, default=60.0)
     parser.add_argument("--num-proc", type=int, default=1)
+    parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
+    parser.add_argument("--lm", help="ARPA/KenLM model over jamo words (python -m model.lm) for beam search")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -97,7 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     dataset = load_dataset(args.data, labels, num_proc=args.num_proc)
     for skipped in dataset.skipped:
         print(f"skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
-    summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds)
+    beam = None
+    if args.beam_width or args.lm:
+        from model.decoding import BeamDecoder
+
+        beam = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32)
+    summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, beam_decoder=beam)
     summary["skipped"] = len(dataset.skipped)
     if args.out:
         write_report(summary, frame, args.out)

@@ -155,3 +155,22 @@ def test_every_real_recording_loads(real_speech):
             failures[str(path)] = error.reason
     print(f"\nloaded {len(paths) - len(failures)}/{len(paths)} real recordings, {total / 60:.1f} min")
     assert not failures
+
+
+def test_over_long_compressed_file_is_refused_before_decoding(tmp_path, source_wav):
+    long_wav = tmp_path / "long.wav"
+    sf.write(long_wav, tone(20.0), SAMPLE_RATE)
+    for name, options in [("long.m4a", ["-codec:a", "aac"]), ("long.flac", [])]:
+        path = ffmpeg(long_wav, tmp_path / name, *options)
+        with pytest.raises(AudioError, match=r"too long: 20\.\d s \(limit 5 s\)"):
+            load_audio(path, max_seconds=5)
+
+
+def test_decoder_errors_are_short(tmp_path, source_wav):
+    full = ffmpeg(source_wav, tmp_path / "full.m4a", "-codec:a", "aac")
+    broken = tmp_path / "broken.m4a"
+    broken.write_bytes(full.read_bytes()[:64])
+    with pytest.raises(AudioError) as info:
+        load_audio(broken)
+    assert "\n" not in info.value.reason and len(info.value.reason) < 260
+    assert "ffmpeg version" not in info.value.reason
