@@ -10,32 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import tempfile
 from pathlib import Path
-
-import numpy as np
-import torch
 
 from distributed.state_io import load_state, save_state
 
 STATE_NAME = "trainer_state"
 COMPLETE_MARKER = "COMPLETE"
-
-
-def rng_state() -> dict:
-    numpy_state = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": json.dumps(random.getstate()),
-            "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]]}
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = json.loads(state["python"])
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, *rest = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
 
 
 def write_checkpoint(directory: Path, model, codec, optimizer, scheduler, scaler, progress: dict) -> Path:
@@ -45,7 +27,7 @@ def write_checkpoint(directory: Path, model, codec, optimizer, scheduler, scaler
     try:
         model.save_pretrained(staging, codec)
         save_state({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng_state()}, staging, STATE_NAME)
+                    "scaler": scaler.state_dict() if scaler is not None else None}, staging, STATE_NAME)
         (staging / "progress.json").write_text(json.dumps(progress, indent=2), encoding="utf-8")
         (staging / COMPLETE_MARKER).write_text("", encoding="utf-8")
         os.replace(staging, directory)
@@ -74,7 +56,6 @@ def restore_checkpoint(directory, model, optimizer, scheduler, scaler) -> dict:
     scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and state["scaler"]:
         scaler.load_state_dict(state["scaler"])
-    set_rng_state(state["rng"])
     return read_progress(directory)
 
 

@@ -49,7 +49,9 @@ class TrainConfig:
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     eval_max_utterances: int | None = None
+    log_data_order: bool = False  # write OUTPUT/data_order/rank*.jsonl: the batches each rank trained on
     fail_at_step: int | None = None  # fault injection for tests: the rank-1 worker dies once here
+    inject_nonfinite_every: int | None = None  # fault injection for tests: every Nth batch of an epoch has a NaN loss
 
     def save(self, directory) -> Path:
         path = Path(directory) / "train_config.json"

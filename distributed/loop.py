@@ -147,6 +147,14 @@ def any_rank(flag: bool, device: torch.device) -> bool:
     return bool(tensor.item() > 0)
 
 
+def record_data_order(output: Path, rank: int, progress: dict, batches: list[list[int]]) -> None:
+    """Which samples this rank trains on, in order (an audit trail for sharding and resume)."""
+    folder = output / "data_order"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"rank{rank}.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"epoch": progress["epoch"], "start_batch": progress["batch_in_epoch"], "batches": batches}) + "\n")
+
+
 class MetricsLog:
     """metrics.jsonl + TensorBoard + console, on rank 0 only."""
 
@@ -222,9 +230,7 @@ def train_func(config_dict: dict) -> None:
     with session.checkpoint_dir() as checkpoint:
         if checkpoint is not None:
             progress = restore_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
-            seed_everything(config.seed + rank + progress["step"])
-            if rank == 0:
-                print(f"resumed from {checkpoint} at step {progress['step']}", file=sys.stderr)
+            log.write({"step": progress["step"], "event": "resumed"})
     model = session.prepare(model)
     core = model.module if hasattr(model, "module") else model
 
@@ -271,6 +277,8 @@ def train_func(config_dict: dict) -> None:
     done = progress["step"] >= total_steps
     while not done:
         sampler.set_epoch(progress["epoch"], start_batch=progress["batch_in_epoch"])
+        if config.log_data_order:
+            record_data_order(output, rank, progress, list(sampler))
         loader = make_loader(train_set, sampler, core.config.heads, num_workers=config.loader_workers,
                              pin_memory=device.type == "cuda")
         fetch_start = time.perf_counter()
@@ -285,12 +293,17 @@ def train_func(config_dict: dict) -> None:
                 (output / ".fault-injected").write_text("1")
                 os._exit(1)  # simulated hardware fault: the worker process dies without cleanup
 
+            # Randomness (dropout, SpecAugment masks) is seeded per batch, so a resumed run draws
+            # exactly what an uninterrupted one would have.
+            seed_everything(hash((config.seed, rank, progress["epoch"], progress["batch_in_epoch"])) % 2**31)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             head_labels = {h: batch[h] for h in core.config.heads}
             sync = nullcontext() if last_micro or not hasattr(model, "no_sync") else model.no_sync()
             with sync:
                 with autocast_context(config, device):
                     out = model(batch["input_values"], batch["attention_mask"], batch["labels"], head_labels)
+                if config.inject_nonfinite_every and progress["batch_in_epoch"] % config.inject_nonfinite_every == 0:
+                    out.loss = out.loss * float("nan")  # fault injection for tests (see TrainConfig)
                 bad = any_rank(not torch.isfinite(out.loss).item(), device)
                 if bad:  # skip the batch on every rank, keep the weights
                     progress["skipped_batches"] += 1
