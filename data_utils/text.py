@@ -113,7 +113,9 @@ class TextNormalizer:
                 text = text.lower()
         else:
             text = _HANGUL_OR_SPACE.sub(" ", text)
-        return " ".join(text.split())
+        # Normalised again: dropping a mark or reading a number out can put jamo side by side that
+        # compose (ᄀ*ᅡ -> 가, 2ᆨ -> 익), and the result must be a fixed point.
+        return unicodedata.normalize(config.unicode_form, " ".join(text.split()))
 
     def _kspon(self, text: str) -> str:
         config = self.config

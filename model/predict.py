@@ -90,6 +90,15 @@ def batches_by_seconds(lengths: list[int], batch_seconds: float) -> list[list[in
     return batches
 
 
+def min_input_samples(encoder_config) -> int:
+    """The shortest input the conv front end accepts: the receptive field of one frame."""
+    field, jump = 1, 1
+    for kernel, stride in zip(encoder_config.conv_kernel, encoder_config.conv_stride):
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field
+
+
 class Predictor:
     """Loads a model once and predicts for arrays or files; safe to share between threads."""
 
@@ -101,6 +110,7 @@ class Predictor:
         self.device = device
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
         self.beam_decoder = beam_decoder
+        self.min_samples = min_input_samples(self.model.encoder_config)
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id, **options) -> Predictor:
@@ -116,12 +126,14 @@ class Predictor:
 
     @torch.inference_mode()
     def _run_batch(self, chunks: list[np.ndarray]) -> tuple[list[Transcript], dict[str, np.ndarray]]:
-        longest = max(len(c) for c in chunks)
+        # A clip shorter than one frame's receptive field (a 1 ms file) counts as padded with
+        # silence up to it: the conv front end cannot run on less, nor mask a clip to zero frames.
+        longest = max(self.min_samples, *(len(c) for c in chunks))
         inputs = torch.zeros(len(chunks), longest)
         mask = torch.zeros(len(chunks), longest, dtype=torch.long)
         for i, chunk in enumerate(chunks):
             inputs[i, : len(chunk)] = torch.from_numpy(normalize_waveform(chunk))
-            mask[i, : len(chunk)] = 1
+            mask[i, : max(len(chunk), self.min_samples)] = 1
         output = self.model(inputs.to(self.device), mask.to(self.device))
         logits = output.ctc_logits.float()
         if self.beam_decoder is not None:
