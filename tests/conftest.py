@@ -28,3 +28,20 @@ def synth_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth")
     build_corpus(out, num_utterances=24, seed=3, jobs=2, holdout=0.25)
     return out
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny untrained model with gender and age heads: for tests of the code around a model."""
+    import torch
+
+    from model.codec import JamoCodec
+    from model.config import MultiTaskConfig, encoder_config
+    from model.network import MultiTaskWav2Vec2
+
+    torch.manual_seed(0)
+    labels = {"gender": ["female", "male"], "age": ["20s", "60s"]}
+    model = MultiTaskWav2Vec2(encoder_config("tiny", len(JamoCodec())), MultiTaskConfig(heads=["gender", "age"]), labels)
+    directory = tmp_path_factory.mktemp("model")
+    model.save_pretrained(directory)
+    return directory

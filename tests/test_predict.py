@@ -8,24 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from model.codec import JamoCodec
-from model.config import MultiTaskConfig, encoder_config
-from model.network import MultiTaskWav2Vec2
 from model.predict import CSV_COLUMNS, Predictor, batches_by_seconds, split_on_silence
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    labels = {"gender": ["female", "male"], "age": ["20s", "60s"]}
-    model = MultiTaskWav2Vec2(encoder_config("tiny", len(JamoCodec())), MultiTaskConfig(heads=["gender", "age"]), labels)
-    directory = tmp_path_factory.mktemp("model")
-    model.save_pretrained(directory)
-    return directory
 
 
 def test_batches_group_by_length():

@@ -28,9 +28,6 @@ from data_utils.labels import IGNORE, LabelSet
 from data_utils.manifest import read_manifest
 from data_utils.prepare import main as prepare_main
 from data_utils.prepare import prepare
-from model.codec import JamoCodec
-from model.config import MultiTaskConfig, encoder_config
-from model.network import MultiTaskWav2Vec2
 from model.predict import Predictor
 from tests import bad_inputs
 
@@ -186,17 +183,6 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def audio(corpus) -> dict[str, Path]:
     return bad_inputs.build_audio_corpus(corpus / "audio")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """A tiny untrained model: the pipeline around it is under test, not its accuracy."""
-    torch.manual_seed(0)
-    labels = {"gender": ["female", "male"], "age": ["20s", "60s"]}
-    model = MultiTaskWav2Vec2(encoder_config("tiny", len(JamoCodec())), MultiTaskConfig(heads=["gender", "age"]), labels)
-    directory = tmp_path_factory.mktemp("model")
-    model.save_pretrained(directory)
-    return directory
 
 
 def test_the_tables_cover_every_generated_case():
