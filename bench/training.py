@@ -1,0 +1,404 @@
+"""Training bench: our per-worker loop without Ray, our Ray trainer with one worker, and the
+Hugging Face `Trainer` (random batches, then length-grouped) on the same encoder config and data.
+
+    python -m bench.training [--quick] [--presets tiny demo] [--threads T] [--out bench/results/training.json]
+    python -m bench.training --presets base --device cuda --amp bf16 --peak-tflops 989   # on a GPU machine
+
+Every contender runs in a fresh process on the same synthetic corpus. The first `--warmup-steps`
+steps are left out of the timing; throughput is real (unpadded) audio seconds per wall second
+over the following `--steps` steps, data loading included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import (
+    CACHE_DIR,
+    PROJECT_ROOT,
+    RESULTS_DIR,
+    encoder_flops,
+    load_note,
+    log,
+    machine_info,
+    make_training_corpus,
+    matmul_gflops,
+    print_table,
+    write_json,
+)
+
+CONTENDERS = ("loop", "ray", "hf", "hf-grouped")
+DESCRIPTIONS = {
+    "loop": "(a) our loop, --no-ray",
+    "ray": "(b) our Ray trainer, 1 worker",
+    "hf": "(c) HF Trainer, random batches (default)",
+    "hf-grouped": "(c) HF Trainer, group_by_length",
+}
+STEPS = {"tiny": (3, 20), "demo": (2, 8), "base": (5, 20)}  # (warm-up steps, timed steps) per preset and run
+QUICK_STEPS = {"tiny": (2, 8), "demo": (1, 3), "base": (3, 10)}
+TARGET_VS_HF, TARGET_PADDING, TARGET_RAY = 1.5, 0.05, 0.05
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps")
+    parser.add_argument("--presets", "--preset", nargs="+", default=["tiny", "demo"], choices=["tiny", "demo", "base"])
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--warmup-steps", type=int, help="steps left out of the timing (default per preset)")
+    parser.add_argument("--steps", type=int, help="timed steps (default per preset)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads in every contender")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per contender, in alternating order (steps pooled)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--amp", choices=["no", "bf16"], default="no")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak for MFU (default: a measured matmul)")
+    parser.add_argument("--utterances", type=int, default=240, help="synthetic training utterances")
+    parser.add_argument("--manifest", type=Path, help="train on this manifest instead of the synthetic corpus")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "training.json")
+    parser.add_argument("--hf-worker", type=Path, help=argparse.SUPPRESS)  # internal: run one HF Trainer spec
+    return parser.parse_args(argv)
+
+
+# --- our loop, with and without Ray -------------------------------------------------------------------
+
+def our_config(preset: str, args, steps: int) -> dict:
+    """The preset's defaults (as distributed.train uses them) plus bench settings: log every step,
+    no evaluation or checkpoint inside the timed window."""
+    from distributed.train import PRESET_DEFAULTS
+
+    return {**PRESET_DEFAULTS[preset], "log_every": 1, "eval_every": 10**9, "checkpoint_every": 10**9,
+            "threads_per_worker": args.threads, "cpus_per_worker": 1, "loader_workers": 1,
+            "amp": args.amp, "use_gpu": args.device == "cuda", "max_steps": steps}
+
+
+def run_ours(contender: str, preset: str, manifest: Path, run_dir: Path, args, warmup: int, timed_steps: int) -> dict:
+    config = our_config(preset, args, warmup + timed_steps)
+    config_file = run_dir.parent / f"{run_dir.name}-config.json"
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    command = [sys.executable, "-m", "distributed.train", "--train", str(manifest), "--output", str(run_dir),
+               "--preset", preset, "--config", str(config_file)]
+    command += ["--no-ray"] if contender == "loop" else ["--num-workers", "1"]
+    progress = run_dir / "metrics.jsonl"
+    wall, cpu, by_process = run_child(command, run_dir.parent / f"{run_dir.name}.log", progress, warmup, warmup + timed_steps)
+    return {"steps": [s for s in our_steps(progress) if s["step"] > warmup], "wall": wall, "cpu": cpu,
+            "cpu_by_process": by_process}
+
+
+def our_steps(metrics: Path) -> list[dict]:
+    """Per-step records of our loop (log_every=1): step time, real and padded audio seconds."""
+    steps = []
+    for line in metrics.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "audio_s_per_s" in record:
+            audio = record["audio_s_per_s"] * record["step_time_s"]
+            steps.append({"step": record["step"], "step_time_s": record["step_time_s"], "audio_s": audio,
+                          "padded_s": audio / max(1e-9, 1 - record["padding_fraction"])})
+    return steps
+
+
+def count_steps(progress: Path) -> int:
+    try:
+        return progress.read_text(encoding="utf-8").count('"step_time_s"')
+    except OSError:
+        return 0
+
+
+def tree_cpu_by_process(process) -> dict[str, float]:
+    """CPU seconds of a process and each of its descendants (DataLoader workers; Ray's raylet, GCS
+    and worker processes), so that work done outside the training process counts too."""
+    import psutil
+
+    usage = {}
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            usage[f"{p.pid} {p.name()}"] = times.user + times.system
+        except psutil.Error:
+            pass
+    return usage
+
+
+def run_child(command: list[str], log_file: Path, progress: Path, first: int, last: int) -> tuple[float, float | None, dict]:
+    """Run a contender in a fresh process (same niceness as ours). Returns its wall time, the CPU
+    time its process tree spent between the progress records of step `first` and step `last`,
+    and that CPU time by process (the busiest few)."""
+    import psutil
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    start, marks = time.perf_counter(), {}
+    with open(log_file, "w", encoding="utf-8") as handle:
+        child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        process = psutil.Process(child.pid)
+        while child.poll() is None:
+            steps = count_steps(progress)
+            for name, step in (("first", first), ("last", last)):
+                if name not in marks and steps >= step:
+                    marks[name] = tree_cpu_by_process(process)
+            time.sleep(0.1)
+    if child.returncode:
+        tail = log_file.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"{' '.join(command[:4])} failed ({child.returncode}); log {log_file}:\n{tail}")
+    if len(marks) < 2:
+        return time.perf_counter() - start, None, {}
+    spent = {key: cpu - marks["first"].get(key, 0.0) for key, cpu in marks["last"].items()}
+    busiest = dict(sorted(((k, round(v, 2)) for k, v in spent.items() if v > 0.05), key=lambda kv: -kv[1])[:6])
+    return time.perf_counter() - start, sum(spent.values()), busiest
+
+
+def run_throughput(run: dict) -> float:
+    return sum(s["audio_s"] for s in run["steps"]) / sum(s["step_time_s"] for s in run["steps"])
+
+
+def summary(contender: str, runs: list[dict]) -> dict:
+    """Throughput over the timed steps: of the best run (the headline: work from other processes
+    only ever slows a run down, so the fastest run is the least disturbed), of all runs pooled,
+    from the median step time, and per CPU second of the process tree."""
+    timed = [s for run in runs for s in run["steps"]]
+    seconds = sum(s["step_time_s"] for s in timed)
+    audio, padded = sum(s["audio_s"] for s in timed), sum(s["padded_s"] for s in timed)
+    median_step = statistics.median(s["step_time_s"] for s in timed)
+    cpu = sum(run["cpu"] for run in runs) if all(run["cpu"] for run in runs) else None
+    per_run = [run_throughput(run) for run in runs]
+    best = runs[per_run.index(max(per_run))]
+    return {"contender": contender, "runs": len(runs), "timed_steps": len(timed),
+            "best_run_audio_s_per_s": max(per_run), "run_audio_s_per_s": [round(x, 2) for x in per_run],
+            "best_run_step_time_s": sum(s["step_time_s"] for s in best["steps"]) / len(best["steps"]),
+            "timed_s": seconds, "audio_s": audio, "audio_s_per_s": audio / seconds, "step_time_s": seconds / len(timed),
+            "median_step_time_s": median_step, "audio_s_per_s_median": audio / len(timed) / median_step,
+            "cpu_s": cpu, "audio_s_per_cpu_s": audio / cpu if cpu else None,
+            "padding_fraction": 1 - audio / padded if padded else 0.0, "wall_s": sum(run["wall"] for run in runs),
+            "batch_size": runs[0].get("batch_size"), "step_times_s": [round(s["step_time_s"], 3) for s in timed],
+            "cpu_by_process_per_run": [run.get("cpu_by_process", {}) for run in runs]}
+
+
+# --- the Hugging Face Trainer -----------------------------------------------------------------------------
+
+def run_hf(contender: str, preset: str, manifest: Path, run_dir: Path, args, warmup: int, timed_steps: int) -> dict:
+    spec = {"contender": contender, "preset": preset, "manifest": str(manifest), "output": str(run_dir),
+            "warmup": warmup, "steps": timed_steps, "threads": args.threads, "device": args.device, "amp": args.amp,
+            "result": str(run_dir / "hf-result.json"), "progress": str(run_dir / "progress.jsonl")}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec_file = run_dir / "hf-spec.json"
+    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    progress = run_dir / "progress.jsonl"
+    wall, cpu, by_process = run_child([sys.executable, "-m", "bench.training", "--hf-worker", str(spec_file)],
+                                      run_dir.parent / f"{run_dir.name}.log", progress, warmup, warmup + timed_steps)
+    steps = [json.loads(line) for line in progress.read_text(encoding="utf-8").splitlines()]
+    batch_size = json.loads(Path(spec["result"]).read_text(encoding="utf-8"))["batch_size"]
+    return {"steps": [s for s in steps if s["step"] > warmup], "wall": wall, "cpu": cpu, "batch_size": batch_size,
+            "cpu_by_process": by_process}
+
+
+class CTCCollator:
+    """Our collator's padding (per-utterance normalisation, -100 label padding), minus the heads."""
+
+    def __init__(self):
+        from data_utils.batching import Collator
+
+        self.collate = Collator(heads=())
+
+    def __call__(self, examples):
+        batch = self.collate(examples)
+        return {k: batch[k] for k in ("input_values", "attention_mask", "labels")}
+
+
+def hf_worker(spec_file: Path) -> None:
+    """Runs in its own process: HF `Trainer` + `Wav2Vec2ForCTC` with the preset's encoder config."""
+    import torch
+    from transformers import Trainer, TrainerCallback, TrainingArguments, Wav2Vec2ForCTC
+
+    from data_utils.batching import DynamicBatchSampler, load_dataset
+    from data_utils.labels import LabelSet
+    from data_utils.manifest import read_manifest
+    from distributed.train import PRESET_DEFAULTS
+    from model.codec import JamoCodec
+    from model.config import encoder_config
+
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
+    torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    defaults = PRESET_DEFAULTS[spec["preset"]]
+    labels = LabelSet.fit(read_manifest(spec["manifest"]))
+    dataset = load_dataset(spec["manifest"], labels, max_seconds=30.0)
+    # Same audio per step on average: the mean utterance count of our length-grouped batches.
+    sampler = DynamicBatchSampler(dataset.lengths, defaults["batch_seconds"], shuffle=False)
+    batch_size = max(1, round(len(dataset) / len(sampler.all_batches())))
+    # The length column in the format: group_by_length reads dataset["length"] instead of decoding.
+    dataset = dataset.with_format("numpy", columns=["audio", "labels", "length"])
+    codec = JamoCodec()
+    model = Wav2Vec2ForCTC(encoder_config(spec["preset"], len(codec), codec.pad_id))
+
+    pending: list[tuple[int, int]] = []  # (real samples, padded samples) of the step under way
+    progress = open(spec["progress"], "w", encoding="utf-8")  # noqa: SIM115 (closed after training)
+    clock = [0.0]
+
+    class TimedTrainer(Trainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            mask = inputs["attention_mask"]
+            pending.append((int(mask.sum()), mask.numel()))
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    class Clock(TrainerCallback):
+        """One progress line per optimizer step, in the same shape as our loop's metrics records."""
+
+        def on_train_begin(self, *_, **__):
+            clock[0] = time.perf_counter()
+
+        def on_step_end(self, _args, state, *__, **___):
+            now = time.perf_counter()
+            real, padded = map(sum, zip(*pending)) if pending else (0, 0)
+            pending.clear()
+            progress.write(json.dumps({"step": state.global_step, "step_time_s": now - clock[0],
+                                       "audio_s": real / 16000, "padded_s": padded / 16000}) + "\n")
+            progress.flush()
+            clock[0] = now
+
+    training_args = TrainingArguments(
+        output_dir=spec["output"], per_device_train_batch_size=batch_size, max_steps=spec["warmup"] + spec["steps"],
+        learning_rate=defaults.get("lr_encoder", 1e-3), warmup_steps=defaults.get("warmup_steps", 0),
+        max_grad_norm=5.0, train_sampling_strategy="group_by_length" if spec["contender"] == "hf-grouped" else "random",
+        length_column_name="length", dataloader_num_workers=1, remove_unused_columns=False,
+        logging_strategy="no", save_strategy="no", eval_strategy="no", report_to="none", disable_tqdm=True,
+        use_cpu=spec["device"] == "cpu", bf16=spec["amp"] == "bf16", seed=0,
+    )
+    trainer = TimedTrainer(model=model, args=training_args, train_dataset=dataset, data_collator=CTCCollator(),
+                           callbacks=[Clock()])
+    trainer.train()
+    progress.close()
+    Path(spec["result"]).write_text(json.dumps({"batch_size": batch_size}), encoding="utf-8")
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+def peak_gflops(args) -> tuple[float, str]:
+    if args.peak_tflops:
+        return args.peak_tflops * 1000, f"given: {args.peak_tflops} TFLOP/s"
+    if args.device == "cuda":
+        import torch
+
+        dtype = torch.bfloat16 if args.amp == "bf16" else torch.float32
+        return matmul_gflops(args.threads, size=8192, device="cuda", dtype=dtype), f"measured cuda matmul ({dtype})"
+    return matmul_gflops(args.threads), f"measured fp32 matmul, {args.threads} threads"
+
+
+def mean_utterance_samples(manifest: Path) -> int:
+    from data_utils.manifest import read_manifest
+
+    return int(read_manifest(manifest)["duration"].astype(float).mean() * 16000)
+
+
+MEASURES = {"best_run": "best_run_audio_s_per_s", "pooled": "audio_s_per_s", "median_step": "audio_s_per_s_median",
+            "cpu": "audio_s_per_cpu_s"}
+
+
+def ratio(a: dict | None, b: dict | None, measure: str) -> float | None:
+    key = MEASURES[measure]
+    if not a or not b or not a.get(key) or not b.get(key):
+        return None
+    return a[key] / b[key]
+
+
+def preset_rows(preset: str, results: dict, flops_per_audio_s: float, peak: float) -> list[dict]:
+    """One row per contender: throughput four ways, padding, step time, MFU and the ratios."""
+    loop, hf = results.get("loop"), results.get("hf")
+    rows = []
+    for name, r in results.items():
+        rows.append({
+            "preset": preset, "contender": DESCRIPTIONS[name], "best_run_audio_s_per_s": r["best_run_audio_s_per_s"],
+            "runs": " ".join(f"{x:.1f}" for x in r["run_audio_s_per_s"]), "pooled": r["audio_s_per_s"],
+            "median_step": r["audio_s_per_s_median"], "per_cpu_s": r["audio_s_per_cpu_s"],
+            "padding": r["padding_fraction"], "best_run_step_s": r["best_run_step_time_s"], "wall_s": r["wall_s"],
+            "vs_loop": ratio(r, loop, "best_run"), "vs_hf_default": ratio(r, hf, "best_run"),
+            # forward + backward = 3x the forward FLOPs
+            "mfu_best_run": 3 * flops_per_audio_s * r["best_run_audio_s_per_s"] / (peak * 1e9),
+        })
+    return rows
+
+
+def target_rows(preset: str, results: dict) -> list[dict]:
+    """Each target measured four ways (best run, pooled steps, median step, CPU time)."""
+    loop, ray, hf = results.get("loop"), results.get("ray"), results.get("hf")
+    rows = []
+    if loop and hf:
+        ratios = {m: ratio(loop, hf, m) for m in MEASURES}
+        rows.append({"preset": preset, "target": f"loop >= {TARGET_VS_HF:g}x HF Trainer default", **ratios,
+                     "met": ratios["best_run"] >= TARGET_VS_HF})
+    if loop:
+        rows.append({"preset": preset, "target": f"padding < {TARGET_PADDING:.0%}", "best_run": loop["padding_fraction"],
+                     "met": loop["padding_fraction"] < TARGET_PADDING})
+    if loop and ray:
+        overheads = {m: 1 - r if (r := ratio(ray, loop, m)) is not None else None for m in MEASURES}
+        rows.append({"preset": preset, "target": f"Ray overhead < {TARGET_RAY:.0%}", **overheads,
+                     "met": overheads["best_run"] < TARGET_RAY})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    args = parse_args(argv)
+    if args.hf_worker:
+        hf_worker(args.hf_worker)
+        return None
+    import torch
+
+    torch.set_num_threads(args.threads)
+    machine = machine_info(args.threads)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    manifest = args.manifest.resolve() if args.manifest else make_training_corpus(CACHE_DIR, args.utterances, seed=1)
+    mean_samples = mean_utterance_samples(manifest)
+    peak_before, peak_note = peak_gflops(args)
+    log(f"corpus {manifest}; peak {peak_before:.1f} GFLOP/s ({peak_note})")
+
+    from model.codec import JamoCodec
+    from model.config import encoder_config
+
+    all_rows, targets, raw = [], [], {}
+    for preset in args.presets:
+        warmup, timed_steps = (QUICK_STEPS if args.quick else STEPS)[preset]
+        warmup, timed_steps = args.warmup_steps or warmup, args.steps or timed_steps
+        runs: dict[str, list[dict]] = {c: [] for c in args.contenders}
+        for repeat in range(args.repeats):  # alternate the order so that slow phases of other work fall evenly
+            for contender in args.contenders if repeat % 2 == 0 else list(reversed(args.contenders)):
+                run_dir = CACHE_DIR / "train-runs" / f"{preset}-{contender}"
+                shutil.rmtree(run_dir, ignore_errors=True)  # a leftover run would be resumed, not re-measured
+                run_dir.parent.mkdir(parents=True, exist_ok=True)
+                log(f"{preset}: {DESCRIPTIONS[contender]}, run {repeat + 1}/{args.repeats} "
+                    f"({warmup} warm-up + {timed_steps} timed steps)")
+                runner = run_ours if contender in ("loop", "ray") else run_hf
+                run = runner(contender, preset, manifest, run_dir, args, warmup, timed_steps)
+                runs[contender].append(run)
+                log(f"  {run_throughput(run):.2f} audio s/s, padding {summary(contender, [run])['padding_fraction']:.3f}")
+        results = {contender: summary(contender, contender_runs) for contender, contender_runs in runs.items()}
+        config = encoder_config(preset, len(JamoCodec()))
+        flops_per_audio_s = encoder_flops(config, mean_samples)["total"] / (mean_samples / 16000)
+        rows = preset_rows(preset, results, flops_per_audio_s, peak_before)
+        print_table(f"Training, preset {preset} ({args.device}, amp {args.amp}, {args.threads} threads)", rows)
+        all_rows += rows
+        targets += target_rows(preset, results)
+        raw[preset] = {"warmup_steps": warmup, "timed_steps_per_run": timed_steps, "repeats": args.repeats,
+                       "forward_gflops_per_audio_s": flops_per_audio_s / 1e9, "results": results}
+    peak_after, _ = peak_gflops(args)
+    print_table("Targets", targets)
+    result = {
+        "machine": {**machine, **load_note(machine["load_average_at_start"])},
+        "settings": {"device": args.device, "amp": args.amp, "threads": args.threads, "manifest": str(manifest),
+                     "mean_utterance_s": mean_samples / 16000},
+        "peak_gflops": {"before": peak_before, "after": peak_after, "how": peak_note,
+                        "used_for_mfu": peak_before},
+        "rows": all_rows, "presets": raw, "targets": targets,
+        "notes": "HF Trainer trains Wav2Vec2ForCTC (CTC only); our loop trains CTC + age/gender/accent heads. "
+                 "HF batch size = mean utterance count of our length-grouped batches (same audio per step on average). "
+                 "MFU counts 3x the forward matmul/conv FLOPs of the real (unpadded) audio.",
+    }
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
