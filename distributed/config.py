@@ -32,6 +32,7 @@ class TrainConfig:
     grad_accum: int = 1
     grad_clip: float = 5.0
     amp: str = "no"  # bf16 | fp16 | no
+    fp16_init_scale: float = 2.0**16  # GradScaler's first loss scale (fp16 only)
     freeze_feature_encoder: bool = False
     gradient_checkpointing: bool = False
     seed: int = 0

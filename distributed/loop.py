@@ -223,7 +223,7 @@ def train_func(config_dict: dict) -> None:
     optimizer = torch.optim.Adam([{"params": encoder_params, "lr": config.lr_encoder},
                                   {"params": head_params, "lr": config.lr_heads}], weight_decay=config.weight_decay)
     scheduler = build_schedule(optimizer, config, total_steps)
-    scaler = torch.amp.GradScaler(device.type) if config.amp == "fp16" else None
+    scaler = torch.amp.GradScaler(device.type, init_scale=config.fp16_init_scale) if config.amp == "fp16" else None
 
     # Resume from the latest checkpoint (Ray's, or the local one): same step, same data order.
     progress = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_cer": None, "train_seconds": 0.0, "skipped_batches": 0}
@@ -316,14 +316,24 @@ def train_func(config_dict: dict) -> None:
                 if scaler:
                     scaler.unscale_(optimizer)
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                if scaler:
+                if scaler:  # GradScaler skips the update on inf/NaN gradients and halves its scale
+                    scale = scaler.get_scale()
                     scaler.step(optimizer)
                     scaler.update()
-                elif torch.isfinite(grad_norm):
-                    optimizer.step()
+                    applied = scaler.get_scale() >= scale
+                else:
+                    applied = bool(torch.isfinite(grad_norm))
+                    if applied:
+                        optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                scheduler.step()
-                progress["step"] += 1
+                if applied:
+                    scheduler.step()
+                    progress["step"] += 1
+                else:  # identical on every rank: DDP has averaged the gradients
+                    bad = True
+                    progress["skipped_batches"] += 1
+                    log.write({"step": progress["step"], "event": "skipped non-finite gradients",
+                               "grad_norm": float(grad_norm), **({"loss_scale": scaler.get_scale()} if scaler else {})})
 
             timings["compute_s"] += time.perf_counter() - compute_start
             window["audio_s"] += audio_seconds(batch)

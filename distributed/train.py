@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     config.train, config.valid = str(Path(config.train).resolve()), str(Path(config.valid).resolve()) if config.valid else ""
     config.output = str(Path(config.output).resolve())
     if config.amp == "fp16" and not config.use_gpu:
-        parser.error("--amp fp16 needs --use-gpu (use bf16 on CPU)")
+        print("note: fp16 autocast on a CPU runs, but slowly; it is meant for GPUs (bf16 on CPUs that have it)",
+              file=sys.stderr)
     prepare_run(config)
     if args.no_ray:
         from distributed.loop import train_func

@@ -51,8 +51,8 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def running_app(model: Path, workdir: Path, *args: str) -> Iterator[str]:
-    """Yield the URL of a running app; its log is `workdir/app.log` (shown if it fails to start)."""
+def running_app(model: Path, workdir: Path, *args: str) -> Iterator[tuple[str, int]]:
+    """Yield (URL, server PID) of a running app; its log is `workdir/app.log` (shown if it fails to start)."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_TEMP_DIR": str(workdir / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
@@ -68,7 +68,7 @@ def running_app(model: Path, workdir: Path, *args: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"app did not start (exit {process.poll()}):\n{log_path.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -99,6 +99,6 @@ def shared_app(tmp_path_factory) -> tuple[str, Path]:
         workdir = tmp_path_factory.mktemp("app")
         runs = make_runs_dir(workdir / "runs")
         context = running_app(model, workdir, "--runs-dir", str(runs), *SHARED_ARGS)
-        _shared["url"], _shared["runs"] = context.__enter__(), runs
+        _shared["url"], _shared["runs"] = context.__enter__()[0], runs
         atexit.register(context.__exit__, None, None, None)
     return _shared["url"], _shared["runs"]

@@ -382,3 +382,33 @@ def test_training_skips_non_finite_losses_and_keeps_the_weights_finite(tmp_path,
         weights = load_file(str(checkpoint / "model.safetensors"))
         bad = [name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
         assert weights and not bad, f"{checkpoint.name}: non-finite {bad[:5]}"
+
+
+def test_fp16_grad_scaler_skips_overflowing_steps_and_lowers_its_scale(tmp_path, synth_corpus):
+    # A first loss scale of 2^30 overflows fp16 gradients for sure: GradScaler must skip those
+    # updates and halve its scale until the gradients fit, and the run must still reach its steps.
+    output, max_steps = tmp_path / "run", 3
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"amp": "fp16", "fp16_init_scale": 2.0**30, "checkpoint_every": 3, "eval_every": 1000,
+                                  "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0, "threads_per_worker": 1}))
+    command = [sys.executable, "-m", "distributed.train", "--train", str(synth_corpus / "train.csv"), "--output",
+               str(output), "--preset", "tiny", "--no-ray", "--max-steps", str(max_steps), "--config", str(config)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    skips = [r for r in records if r.get("event") == "skipped non-finite gradients"]
+    assert skips, "no overflow at a loss scale of 2^30"
+    scales = [r["loss_scale"] for r in skips]
+    assert scales == [2.0**29 / 2**i for i in range(len(scales))]  # halved once per overflow
+    assert all(r["step"] == 0 for r in skips)  # skipped before the first update, none counted as steps
+    steps = [r for r in records if "loss_ctc" in r]
+    assert [r["step"] for r in steps] == list(range(1, max_steps + 1))
+    assert [r for r in records if r.get("event") == "finished"][-1]["skipped_batches"] == len(skips)
+
+    from distributed.checkpoint import STATE_NAME
+    from distributed.state_io import load_state
+
+    state = load_state(output / "checkpoints" / "checkpoint_0000003", STATE_NAME)
+    assert state["scaler"]["scale"] <= scales[-1]
+    print(f"\nfp16: GradScaler skipped {len(skips)} overflowing updates, scale 2^30 -> {state['scaler']['scale']:.0f}")
