@@ -19,23 +19,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Limits()
     parser = argparse.ArgumentParser(description="Korean speech toolkit: web app and API.")
     parser.add_argument("--model", help="model directory or Hub id (default: $KOREAN_SPEECH_MODEL, then demo/model)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="training runs shown in the Training tab")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
+                        help="training runs shown in the Training tab (default: %(default)s)")
     parser.add_argument("--compare-model", action="append", default=[], metavar="DIR",
                         help="another model offered in the Compare tab (repeatable)")
     parser.add_argument("--host", help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: $GRADIO_SERVER_PORT or 7860)")
-    parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds, help="longest recording accepted")
+    parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
+                        help="longest recording accepted (default: %(default)s)")
     parser.add_argument("--window-seconds", type=float, default=defaults.window_seconds,
-                        help="longer recordings are cut at pauses into windows of this length")
-    parser.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files, help="files in one batch")
+                        help="longer recordings are cut at pauses into windows of this length (default: %(default)s)")
+    parser.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files,
+                        help="files in one batch (default: %(default)s)")
     parser.add_argument("--max-batch-seconds", type=float, default=defaults.max_batch_seconds,
-                        help="total audio in one batch")
-    parser.add_argument("--max-zip-members", type=int, default=defaults.max_zip_members, help="entries in one zip")
+                        help="total audio in one batch (default: %(default)s)")
+    parser.add_argument("--max-zip-members", type=int, default=defaults.max_zip_members,
+                        help="entries in one zip (default: %(default)s)")
     parser.add_argument("--max-zip-mb", type=float, default=defaults.max_zip_bytes / 2**20,
-                        help="what the zips of one request may unpack to, in total")
-    parser.add_argument("--max-file-size", default=defaults.max_file_size, help="largest single upload, e.g. 50mb")
-    parser.add_argument("--concurrency", type=int, default=2, help="predictions running at once")
-    parser.add_argument("--max-queue", type=int, default=32, help="requests waiting at most; more are turned away")
+                        help="what the zips of one request may unpack to, in total (default: %(default)s)")
+    parser.add_argument("--max-file-size", default=defaults.max_file_size,
+                        help="largest single upload, e.g. 50mb (default: %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=2, help="predictions running at once (default: %(default)s)")
+    parser.add_argument("--max-queue", type=int, default=32,
+                        help="requests waiting at most; more are turned away (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     return parser.parse_args(argv)
 
