@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +25,6 @@ CACHE_DIR = BENCH_DIR / ".cache"  # synthetic audio and exported models (git-ign
 RESULTS_DIR = BENCH_DIR / "results"
 
 DEMO_MODEL = PROJECT_ROOT / "demo" / "model"
-TRAINING_SNAPSHOT = Path("/work/demo-run/run/best")
 
 
 # --- the machine ----------------------------------------------------------------------------------
@@ -193,31 +191,10 @@ def make_training_corpus(out: Path, count: int, seed: int = 0) -> Path:
 # --- weights ------------------------------------------------------------------------------------------
 
 def choose_weights(cache: Path) -> tuple[Path, str]:
-    """The model to measure: the bundled demo model, else a copy of the current training snapshot
-    (it is rewritten while training runs), else a freshly initialised `demo` preset model."""
+    """The model to measure: the bundled demo model, else a freshly initialised `demo` preset model."""
     if (DEMO_MODEL / "model.safetensors").is_file():
         return DEMO_MODEL, f"bundled demo model ({DEMO_MODEL})"
-    if (TRAINING_SNAPSHOT / "model.safetensors").is_file():
-        copy = cache / "snapshot-weights"
-        if copy.exists():
-            shutil.rmtree(copy)
-        shutil.copytree(TRAINING_SNAPSHOT, copy)
-        return copy, f"training snapshot {TRAINING_SNAPSHOT} copied at {time.strftime('%H:%M')} ({snapshot_progress()})"
     return fresh_model(cache / "fresh-demo-weights", "demo"), "freshly initialised demo preset (random weights)"
-
-
-def snapshot_progress() -> str:
-    """The training run's latest evaluation, to say how trained the copied snapshot is."""
-    metrics = TRAINING_SNAPSHOT.parent / "metrics.jsonl"
-    best = None
-    try:
-        for line in metrics.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if "eval_cer" in record and (best is None or record["eval_cer"] <= best["eval_cer"]):
-                best = record
-    except (OSError, ValueError):
-        return "progress unknown"
-    return f"best eval CER {best['eval_cer']:.3f} at step {best['step']}" if best else "not evaluated yet"
 
 
 def fresh_model(directory: Path, preset: str, seed: int = 0) -> Path:

@@ -1,0 +1,48 @@
+"""Integration: a tiny model memorises 16 synthetic utterances through the real training loop.
+
+CER 0 and gender accuracy 100 % on the utterances it trained on: the CTC loss, the heads, the
+sampler, the schedule and the evaluation all have to work together for that.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+# About 2.5 minutes on 2 cores (CER 0 from step ~900). No dropout or SpecAugment, so nothing stops
+# it from memorising; small batches (4-5 utterances), because the number of updates, not their
+# size, is what gets CTC past its all-blank start. The conv front end is the demo preset's, narrower.
+CONFIG = {
+    "batch_seconds": 16.0, "warmup_steps": 30, "lr_encoder": 3e-3, "lr_heads": 3e-3, "final_lr_fraction": 0.2,
+    "eval_every": 150, "checkpoint_every": 10000, "log_every": 25, "loader_workers": 0,
+    "encoder_overrides": {"hidden_size": 128, "intermediate_size": 256, "num_attention_heads": 4, "num_hidden_layers": 2,
+                          "conv_dim": [64, 64, 128, 128, 128], "conv_kernel": [20, 8, 4, 4, 4], "conv_stride": [10, 4, 2, 2, 2],
+                          "mask_time_prob": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0, "feat_proj_dropout": 0.0},
+    "multitask": {"loss_weighting": "fixed", "head_dropout": 0.0},
+}
+MAX_STEPS = 1000
+
+
+def test_tiny_model_overfits_sixteen_utterances(tmp_path, synth_corpus):
+    manifest = pd.read_csv(synth_corpus / "manifest.csv").head(16)
+    manifest["path"] = [str(synth_corpus / p) for p in manifest["path"]]
+    manifest.to_csv(tmp_path / "sixteen.csv", index=False)
+    assert manifest["gender"].nunique() == 2
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    command = [sys.executable, "-m", "distributed.train", "--train", str(tmp_path / "sixteen.csv"),
+               "--valid", str(tmp_path / "sixteen.csv"), "--output", str(tmp_path / "run"), "--preset", "tiny",
+               "--config", str(tmp_path / "config.json"), "--max-steps", str(MAX_STEPS), "--no-ray"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "eval_cer" in r]
+    print("\n" + "\n".join(f"step {r['step']} ({r['time']:.0f} s): CER {r['eval_cer']:.3f}, "
+                           f"gender {r['eval_gender_accuracy']:.2f}" for r in evals))
+    assert evals[-1]["eval_cer"] == 0.0
+    assert evals[-1]["eval_gender_accuracy"] == 1.0
