@@ -60,7 +60,7 @@ def parse_args(argv):
     parser.add_argument("--bf16-clips", type=int, default=6, help="clips for bf16 autocast (emulated on AVX2: slow)")
     parser.add_argument("--option-passes", type=int, help="passes over the option clips (default 3, 2 with --quick)")
     parser.add_argument("--skip-compile", action="store_true", help="leave torch.compile out (it compiles for minutes)")
-    parser.add_argument("--model", type=Path, help="model directory (default: demo model, else training snapshot, else fresh)")
+    parser.add_argument("--model", type=Path, help="model directory (default: the demo model, else a fresh one)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "inference.json")
     args = parser.parse_args(argv)
     args.clips = args.clips or (30 if args.quick else 200)

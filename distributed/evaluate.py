@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-proc", type=int, default=1)
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
     parser.add_argument("--lm", help="ARPA/KenLM model over jamo words (python -m model.lm) for beam search")
+    parser.add_argument("--lm-alpha", type=float, default=0.5, help="LM weight (tune on validation data)")
+    parser.add_argument("--lm-beta", type=float, default=1.0, help="word insertion bonus")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.beam_width or args.lm:
         from model.decoding import BeamDecoder
 
-        beam = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32)
+        beam = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta)
     summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, beam_decoder=beam)
     summary["skipped"] = len(dataset.skipped)
     if args.out:

@@ -63,7 +63,7 @@ ENCODER_PRESETS: dict[str, dict] = {
                  conv_dim=(32, 32, 32, 32), conv_kernel=(10, 8, 4, 4), conv_stride=(5, 4, 4, 4),
                  num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4),
     "demo": dict(hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
-                 conv_dim=(64, 128, 128, 256, 256), conv_kernel=(20, 8, 4, 4, 4), conv_stride=(10, 4, 2, 2, 2),
+                 conv_dim=(128, 128, 256, 256, 256), conv_kernel=(20, 8, 4, 4, 4), conv_stride=(10, 4, 2, 2, 2),
                  num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=16),
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                  conv_dim=(512,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),

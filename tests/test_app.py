@@ -165,9 +165,9 @@ def test_transcribe_example(client, references):
     direct = Predictor.from_pretrained(model_dir_or_skip()).predict_files([clip])[0]
     assert (text, jamo) == (direct.text, direct.jamo)
     assert text.strip(), "the model produced no text"
-    # Quality of the bundled model on a held-out voice and sentence. It is an early checkpoint
-    # (held-out CER 0.81, see README "The bundled demo model"): lower the bound as it improves.
-    max_cer = float(os.environ.get("DEMO_MAX_CER", "0.95"))
+    # Quality of the bundled model on a held-out voice and sentence (its held-out test CER is
+    # 0.14, see README "The bundled demo model"; 0.05 on this clip).
+    max_cer = float(os.environ.get("DEMO_MAX_CER", "0.25"))
     reference = references.loc[clip.name, "text"]
     cer = utterance_rates(reference, text)[1]
     assert cer <= max_cer, f"CER {cer:.2f} > {max_cer}: {text!r} vs {reference!r}"
