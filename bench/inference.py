@@ -54,7 +54,7 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="~30 clips, fewer option passes (a couple of minutes)")
     parser.add_argument("--clips", type=int, help="clips in the folder (default 200, 30 with --quick)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads for every contender")
-    parser.add_argument("--batch-seconds", type=float, default=60.0, help="the predictor's padded seconds per batch")
+    parser.add_argument("--batch-seconds", type=float, default=20.0, help="the predictor's padded seconds per batch")
     parser.add_argument("--rounds", type=int, default=2, help="passes per contender over the clip set (best counts)")
     parser.add_argument("--option-clips", type=int, help="clips for the speed options (default 24, 12 with --quick)")
     parser.add_argument("--bf16-clips", type=int, default=6, help="clips for bf16 autocast (emulated on AVX2: slow)")

@@ -103,7 +103,7 @@ class Predictor:
     """Loads a model once and predicts for arrays or files; safe to share between threads."""
 
     def __init__(self, model: MultiTaskWav2Vec2, codec: JamoCodec | None = None, device: str = "cpu",
-                 batch_seconds: float = 60.0, window_seconds: float = 20.0, max_seconds: float = DEFAULT_MAX_SECONDS,
+                 batch_seconds: float = 20.0, window_seconds: float = 20.0, max_seconds: float = DEFAULT_MAX_SECONDS,
                  beam_decoder: BeamDecoder | None = None):
         self.model = model.eval().to(device)
         self.codec = codec or JamoCodec()
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="model directory or Hub id")
     parser.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
     parser.add_argument("--out", default="-", help="CSV to write (default: stdout)")
-    parser.add_argument("--batch-seconds", type=float, default=60.0)
+    # Small batches stay in cache: 20 s ran 1.4x faster than 60 s on 2 cores (bench/RESULTS.md).
+    parser.add_argument("--batch-seconds", type=float, default=20.0, help="padded audio seconds per batch")
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
     parser.add_argument("--lm", help="KenLM model over jamo words for beam search")
     parser.add_argument("--threads", type=int, default=None)
