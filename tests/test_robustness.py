@@ -349,19 +349,23 @@ def expected_skips(epoch_sizes: list[int], every: int, max_steps: int) -> int:
     raise AssertionError(f"{epoch_sizes} batches cannot make {max_steps} steps")
 
 
-@pytest.mark.slow
-def test_training_skips_non_finite_losses_and_keeps_the_weights_finite(tmp_path, synth_corpus):
-    output, every, max_steps = tmp_path / "run", 3, 5
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"inject_nonfinite_every": every, "checkpoint_every": 2, "eval_every": 1000,
-                                  "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0, "threads_per_worker": 1,
-                                  "log_data_order": True}))
-    command = [sys.executable, "-m", "distributed.train", "--train", str(synth_corpus / "train.csv"), "--output",
+def _train_tiny(corpus: Path, output: Path, max_steps: int, options: dict) -> list[dict]:
+    """Train the tiny preset in-process (`--no-ray`) with `options`; return its metrics.jsonl records."""
+    config = output.parent / "config.json"
+    config.write_text(json.dumps({"eval_every": 1000, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
+                                  "threads_per_worker": 1, **options}))
+    command = [sys.executable, "-m", "distributed.train", "--train", str(corpus / "train.csv"), "--output",
                str(output), "--preset", "tiny", "--no-ray", "--max-steps", str(max_steps), "--config", str(config)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-4000:]
+    return [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
 
-    records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+
+@pytest.mark.slow
+def test_training_skips_non_finite_losses_and_keeps_the_weights_finite(tmp_path, synth_corpus):
+    output, every, max_steps = tmp_path / "run", 3, 5
+    records = _train_tiny(synth_corpus, output, max_steps, {"inject_nonfinite_every": every, "checkpoint_every": 2,
+                                                            "log_data_order": True})
     skips = [r for r in records if r.get("event") == "skipped non-finite loss"]
     finished = [r for r in records if r.get("event") == "finished"]
     epochs = [json.loads(line) for line in (output / "data_order" / "rank0.jsonl").read_text().splitlines()]
@@ -388,15 +392,8 @@ def test_fp16_grad_scaler_skips_overflowing_steps_and_lowers_its_scale(tmp_path,
     # A first loss scale of 2^30 overflows fp16 gradients for sure: GradScaler must skip those
     # updates and halve its scale until the gradients fit, and the run must still reach its steps.
     output, max_steps = tmp_path / "run", 3
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"amp": "fp16", "fp16_init_scale": 2.0**30, "checkpoint_every": 3, "eval_every": 1000,
-                                  "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0, "threads_per_worker": 1}))
-    command = [sys.executable, "-m", "distributed.train", "--train", str(synth_corpus / "train.csv"), "--output",
-               str(output), "--preset", "tiny", "--no-ray", "--max-steps", str(max_steps), "--config", str(config)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=400)
-    assert result.returncode == 0, result.stderr[-4000:]
-
-    records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    records = _train_tiny(synth_corpus, output, max_steps, {"amp": "fp16", "fp16_init_scale": 2.0**30,
+                                                            "checkpoint_every": 3})
     skips = [r for r in records if r.get("event") == "skipped non-finite gradients"]
     assert skips, "no overflow at a loss scale of 2^30"
     scales = [r["loss_scale"] for r in skips]
