@@ -4,15 +4,12 @@ CER 0 and gender accuracy 100 % on the utterances it trained on: the CTC loss, t
 sampler, the schedule and the evaluation all have to work together for that.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.training_runs import records, run_training
+
 pytestmark = pytest.mark.slow
 
 # About 2 minutes on 2 cores. No dropout or SpecAugment, so nothing stops it from memorising;
@@ -37,14 +34,10 @@ def test_tiny_model_overfits_sixteen_utterances(tmp_path, synth_corpus):
     manifest["path"] = [str(synth_corpus / p) for p in manifest["path"]]
     manifest.to_csv(tmp_path / "sixteen.csv", index=False)
     assert manifest["gender"].nunique() == 2
-    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
-    command = [sys.executable, "-m", "distributed.train", "--train", str(tmp_path / "sixteen.csv"),
-               "--valid", str(tmp_path / "sixteen.csv"), "--output", str(tmp_path / "run"), "--preset", "tiny",
-               "--config", str(tmp_path / "config.json"), "--max-steps", str(MAX_STEPS), "--no-ray"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    evals = [r for r in records if "eval_cer" in r]
+    run = tmp_path / "run"
+    run_training(tmp_path / "sixteen.csv", run, "--no-ray", "--max-steps", str(MAX_STEPS), valid=tmp_path / "sixteen.csv",
+                 config=CONFIG, timeout=900)
+    evals = [r for r in records(run) if "eval_cer" in r]
     print("\n" + "\n".join(f"step {r['step']} ({r['time']:.0f} s): CER {r['eval_cer']:.3f}, "
                            f"gender {r['eval_gender_accuracy']:.2f}" for r in evals))
     assert evals[-1]["eval_cer"] == 0.0

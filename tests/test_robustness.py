@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from data_utils.prepare import main as prepare_main
 from data_utils.prepare import prepare
 from model.predict import Predictor
 from tests import bad_inputs
+from tests.training_runs import records, run_training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -351,29 +350,25 @@ def expected_skips(epoch_sizes: list[int], every: int, max_steps: int) -> int:
 
 def _train_tiny(corpus: Path, output: Path, max_steps: int, options: dict) -> list[dict]:
     """Train the tiny preset in-process (`--no-ray`) with `options`; return its metrics.jsonl records."""
-    config = output.parent / "config.json"
-    config.write_text(json.dumps({"eval_every": 1000, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
-                                  "threads_per_worker": 1, **options}))
-    command = [sys.executable, "-m", "distributed.train", "--train", str(corpus / "train.csv"), "--output",
-               str(output), "--preset", "tiny", "--no-ray", "--max-steps", str(max_steps), "--config", str(config)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=400)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    run_training(corpus / "train.csv", output, "--no-ray", "--max-steps", str(max_steps), timeout=400,
+                 config={"eval_every": 1000, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
+                         "threads_per_worker": 1, **options})
+    return records(output)
 
 
 @pytest.mark.slow
 def test_training_skips_non_finite_losses_and_keeps_the_weights_finite(tmp_path, synth_corpus):
     output, every, max_steps = tmp_path / "run", 3, 5
-    records = _train_tiny(synth_corpus, output, max_steps, {"inject_nonfinite_every": every, "checkpoint_every": 2,
+    log = _train_tiny(synth_corpus, output, max_steps, {"inject_nonfinite_every": every, "checkpoint_every": 2,
                                                             "log_data_order": True})
-    skips = [r for r in records if r.get("event") == "skipped non-finite loss"]
-    finished = [r for r in records if r.get("event") == "finished"]
+    skips = [r for r in log if r.get("event") == "skipped non-finite loss"]
+    finished = [r for r in log if r.get("event") == "finished"]
     epochs = [json.loads(line) for line in (output / "data_order" / "rank0.jsonl").read_text().splitlines()]
     assert finished and finished[-1]["step"] == max_steps
     assert finished[-1]["skipped_batches"] == len(skips) == expected_skips([len(e["batches"]) for e in epochs], every,
                                                                            max_steps) > 0
     # A skipped batch is not a step: each step from 1 to max_steps was logged once, with a finite loss.
-    steps = [r for r in records if "loss_ctc" in r]
+    steps = [r for r in log if "loss_ctc" in r]
     assert [r["step"] for r in steps] == list(range(1, max_steps + 1))
     assert all(np.isfinite(r["loss_ctc"]) for r in steps)
     print(f"\ntraining: {len(skips)} non-finite batches skipped and counted, {max_steps} steps taken")
@@ -392,16 +387,16 @@ def test_fp16_grad_scaler_skips_overflowing_steps_and_lowers_its_scale(tmp_path,
     # A first loss scale of 2^30 overflows fp16 gradients for sure: GradScaler must skip those
     # updates and halve its scale until the gradients fit, and the run must still reach its steps.
     output, max_steps = tmp_path / "run", 3
-    records = _train_tiny(synth_corpus, output, max_steps, {"amp": "fp16", "fp16_init_scale": 2.0**30,
+    log = _train_tiny(synth_corpus, output, max_steps, {"amp": "fp16", "fp16_init_scale": 2.0**30,
                                                             "checkpoint_every": 3})
-    skips = [r for r in records if r.get("event") == "skipped non-finite gradients"]
+    skips = [r for r in log if r.get("event") == "skipped non-finite gradients"]
     assert skips, "no overflow at a loss scale of 2^30"
     scales = [r["loss_scale"] for r in skips]
     assert scales == [2.0**29 / 2**i for i in range(len(scales))]  # halved once per overflow
     assert all(r["step"] == 0 for r in skips)  # skipped before the first update, none counted as steps
-    steps = [r for r in records if "loss_ctc" in r]
+    steps = [r for r in log if "loss_ctc" in r]
     assert [r["step"] for r in steps] == list(range(1, max_steps + 1))
-    assert [r for r in records if r.get("event") == "finished"][-1]["skipped_batches"] == len(skips)
+    assert [r for r in log if r.get("event") == "finished"][-1]["skipped_batches"] == len(skips)
 
     from distributed.checkpoint import STATE_NAME
     from distributed.state_io import load_state

@@ -1,32 +1,20 @@
 """Training with Ray Train on CPU: two workers, checkpoints, resume, a worker that dies."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from model.network import MultiTaskWav2Vec2
+from tests.training_runs import records, run_training
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
 def train(synth_corpus, output, *flags, config=None, timeout=420, expect_failure=False):
-    command = [sys.executable, "-m", "distributed.train", "--train", str(synth_corpus / "train.csv"),
-               "--valid", str(synth_corpus / "heldout.csv"), "--output", str(output), "--preset", "tiny", *flags]
-    if config:
-        path = output.parent / f"{output.name}-config.json"
-        path.write_text(json.dumps(config))
-        command += ["--config", str(path)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert (result.returncode != 0) == expect_failure, result.stderr[-4000:]
-    return result
-
-
-def records(output):
-    return [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    return run_training(synth_corpus / "train.csv", output, *flags, valid=synth_corpus / "heldout.csv", config=config,
+                        timeout=timeout, expect_failure=expect_failure)
 
 
 def data_order(output, rank):
