@@ -27,6 +27,7 @@ class TrainConfig:
     max_steps: int | None = None
     epochs: float | None = None
     time_budget_min: float | None = None
+    target_cer: float | None = None  # stop at the first evaluation whose validation CER is at most this
     batch_seconds: float = 60.0  # padded audio seconds per batch per worker
     max_batch_size: int | None = None
     grad_accum: int = 1

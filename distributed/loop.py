@@ -366,6 +366,10 @@ def train_func(config_dict: dict) -> None:
                 log.write(metrics)
                 write_curves()
                 save_and_report(metrics)
+                reached = config.target_cer is not None and metrics.get("eval_cer", math.inf) <= config.target_cer
+                if any_rank(reached, device):  # only rank 0 evaluates
+                    log.write({"step": step, "event": f"reached the target CER {config.target_cer:g}"})
+                    done = True
             elif stepped and step % config.checkpoint_every == 0:
                 save_and_report({"step": step})
             if done:

@@ -2,7 +2,7 @@
 
     python -m distributed.train --train train.csv --valid valid.csv --output RUN_DIR \\
         [--preset tiny|demo|base] [--config FILE] [--pretrained PATH_OR_HUB_ID] [--num-workers N] \\
-        [--use-gpu] [--amp bf16|fp16|no] [--max-steps N | --epochs N | --time-budget-min M] [--address ADDR]
+        [--use-gpu] [--amp bf16|fp16|no] [--max-steps N | --epochs N | --time-budget-min M] [--target-cer C] [--address ADDR]
 
 Running the same command again resumes from the latest checkpoint in RUN_DIR. Without an
 address Ray starts a local cluster; `--address` (or RAY_ADDRESS) joins an existing one, and
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     stop.add_argument("--max-steps", type=int)
     stop.add_argument("--epochs", type=float)
     parser.add_argument("--time-budget-min", type=float, help="stop after this much training time (with either of the above, whichever comes first)")
+    parser.add_argument("--target-cer", type=float, help="also stop at the first evaluation whose validation CER is at most this")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--no-ray", action="store_true", help="run the per-worker loop in this process")

@@ -20,6 +20,7 @@ from torch import nn
 from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 from transformers.utils import ModelOutput
 
+from model.channels_last import use_channels_last_convs
 from model.codec import JamoCodec, build_processor
 from model.config import MultiTaskConfig, load_labels, save_labels
 from model.heads import ClassificationHead, LayerWeighting, SharedLayer
@@ -74,6 +75,7 @@ class MultiTaskWav2Vec2(nn.Module):
             raise ValueError(f"heads {missing} have no classes in labels")
         self.config, self.labels = config, {h: list(labels[h]) for h in config.heads}
         self.asr = asr if asr is not None else Wav2Vec2ForCTC(encoder_config)
+        use_channels_last_convs(self.asr.wav2vec2)
         encoder_config = self.asr.config
         self.multitask = MultiTaskHeads(encoder_config.hidden_size, encoder_config.num_hidden_layers + 1, config, self.labels)
 

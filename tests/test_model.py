@@ -54,6 +54,47 @@ def test_padding_never_changes_a_clip_s_outputs(pooling, layers):
             assert torch.allclose(alone.ctc_logits[0, :n], batched.ctc_logits[i, :n], atol=1e-4)
 
 
+@pytest.mark.parametrize("overrides", [{}, {"conv_bias": False}, {"conv_dim": (16, 24, 32, 8), "conv_kernel": (7, 3, 5, 2),
+                                                                    "conv_stride": (3, 2, 3, 1), "num_conv_pos_embeddings": 7}])
+def test_channels_last_convolutions_compute_hugging_face_s_functions(overrides):
+    """Same outputs and gradients as Hugging Face's layer-norm front end and positional
+    convolution, on odd lengths and odd kernels too."""
+    from transformers import Wav2Vec2Model
+    from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2FeatureEncoder, Wav2Vec2PositionalConvEmbedding
+
+    from model.channels_last import (
+        ChannelsLastFeatureEncoder,
+        ChannelsLastPositionalConvEmbedding,
+        use_channels_last_convs,
+    )
+
+    config = encoder_config("tiny", len(CODEC), **overrides)
+    for reference_class, ours_class, shape in ((Wav2Vec2FeatureEncoder, ChannelsLastFeatureEncoder, (3, 12345)),
+                                               (Wav2Vec2PositionalConvEmbedding, ChannelsLastPositionalConvEmbedding,
+                                                (3, 101, config.hidden_size))):
+        torch.manual_seed(1)
+        reference = reference_class(config)
+        ours = reference_class(config)
+        ours.load_state_dict(reference.state_dict())
+        ours.__class__ = ours_class
+        values = torch.randn(*shape)
+        expected, actual = reference(values), ours(values)
+        assert actual.shape == expected.shape
+        assert torch.allclose(actual, expected, atol=1e-5), ours_class.__name__
+        (expected ** 2).sum().backward()
+        (actual ** 2).sum().backward()
+        for (name, a), b in zip(ours.named_parameters(), reference.parameters()):
+            assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-4), f"{ours_class.__name__}.{name}"
+
+    model = MultiTaskWav2Vec2(config, MultiTaskConfig(), LABELS)
+    assert type(model.asr.wav2vec2.feature_extractor) is ChannelsLastFeatureEncoder
+    assert type(model.asr.wav2vec2.encoder.pos_conv_embed) is ChannelsLastPositionalConvEmbedding
+    group_norm = Wav2Vec2Model(encoder_config("tiny", len(CODEC), feat_extract_norm="group", **overrides))
+    use_channels_last_convs(group_norm)
+    assert type(group_norm.feature_extractor) is Wav2Vec2FeatureEncoder  # nothing to gain there
+    assert type(group_norm.encoder.pos_conv_embed) is ChannelsLastPositionalConvEmbedding
+
+
 def test_frame_lengths_follow_the_conv_formula():
     model = tiny_model()
     lengths = torch.tensor([16000, 8000, 400])
