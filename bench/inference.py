@@ -191,18 +191,14 @@ def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[
     probe = arrays[:4]
     reference_frames = ctc_argmax(model, probe)
 
-    def bf16():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-
     options = [  # name, predictor, context, clips, threads
         ("fp32 (as shipped)", predictor, nullcontext, arrays, threads),
         (f"threads={other_threads}", predictor, lambda: ThreadCount(other_threads), arrays, other_threads),
         *((f"batch_seconds={size:g}", Predictor(model, codec, batch_seconds=size), nullcontext, arrays, threads)
           for size in (120.0, 30.0, 20.0, 10.0) if size != args.batch_seconds),
     ]
-    quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
-    options.append(("int8 dynamic (Linear)", Predictor(quantized, codec, batch_seconds=args.batch_seconds), nullcontext,
-                    arrays, threads))
+    int8 = Predictor(model, codec, batch_seconds=args.batch_seconds, precision="int8")
+    options.append(("int8 dynamic (Linear), --precision int8", int8, nullcontext, arrays, threads))
     compile_seconds = None
     if not args.skip_compile:
         compiled = torch.compile(copy.deepcopy(model), dynamic=True)
@@ -212,7 +208,8 @@ def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[
         options.append(("torch.compile (dynamic)", compiled_predictor, nullcontext, arrays, threads))
     small = arrays[: args.bf16_clips]
     options.append(("fp32 (as shipped), bf16 subset", predictor, nullcontext, small, threads))
-    options.append(("bf16 autocast", predictor, bf16, small, threads))
+    bf16 = Predictor(model, codec, batch_seconds=args.batch_seconds, precision="bf16")
+    options.append(("bf16 autocast, --precision bf16", bf16, bf16.autocast, small, threads))
 
     runs = {}
     for repeat in range(args.option_passes):

@@ -1,6 +1,6 @@
 """Batch prediction: many files in, one result per file out, in input order.
 
-    python -m model.predict --model DIR INPUT... [--out predictions.csv] [--batch-seconds S]
+    python -m model.predict --model DIR INPUT... [--out predictions.csv] [--batch-seconds S] [--precision fp32|int8|bf16]
 
 Files are loaded (a file that cannot be read becomes a row with an error), sorted by length,
 grouped into batches of at most S seconds of padded audio and run under
@@ -14,6 +14,7 @@ import argparse
 import csv
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from model.codec import JamoCodec
 from model.decoding import BeamDecoder, Transcript, greedy_decode
 from model.network import MultiTaskWav2Vec2
 
+# fp32 is exact. On the 2-core AVX2 development machine (bench/RESULTS.md) dynamic int8
+# quantisation of the Linear layers ran faster but changed some transcripts slightly, and bf16
+# autocast was much slower (emulated there); bf16 pays off only on CPUs with native bf16 (AMX,
+# AVX512-BF16) and on GPUs.
+PRECISIONS = ("fp32", "int8", "bf16")
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
 CSV_COLUMNS = ["path", "text", "jamo", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob", "duration", "error"]
 
@@ -104,8 +110,13 @@ class Predictor:
 
     def __init__(self, model: MultiTaskWav2Vec2, codec: JamoCodec | None = None, device: str = "cpu",
                  batch_seconds: float = 20.0, window_seconds: float = 20.0, max_seconds: float = DEFAULT_MAX_SECONDS,
-                 beam_decoder: BeamDecoder | None = None):
+                 beam_decoder: BeamDecoder | None = None, precision: str = "fp32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self.model = model.eval().to(device)
+        self.precision = precision
+        if precision == "int8":  # a quantised copy: the caller's model stays as it was
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.codec = codec or JamoCodec()
         self.device = device
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
@@ -124,6 +135,12 @@ class Predictor:
     def heads(self) -> list[str]:
         return list(self.model.config.heads)
 
+    def autocast(self):
+        """The context the model runs in: bf16 autocast for `precision="bf16"`, else nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
+        return nullcontext()
+
     @torch.inference_mode()
     def _run_batch(self, chunks: list[np.ndarray]) -> tuple[list[Transcript], dict[str, np.ndarray]]:
         # A clip shorter than one frame's receptive field (a 1 ms file) counts as padded with
@@ -134,7 +151,8 @@ class Predictor:
         for i, chunk in enumerate(chunks):
             inputs[i, : len(chunk)] = torch.from_numpy(normalize_waveform(chunk))
             mask[i, : max(len(chunk), self.min_samples)] = 1
-        output = self.model(inputs.to(self.device), mask.to(self.device))
+        with self.autocast():
+            output = self.model(inputs.to(self.device), mask.to(self.device))
         logits = output.ctc_logits.float()
         if self.beam_decoder is not None:
             transcripts = self.beam_decoder.decode(logits, output.frame_lengths)
@@ -234,12 +252,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-seconds", type=float, default=20.0, help="padded audio seconds per batch")
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
     parser.add_argument("--lm", help="KenLM model over jamo words for beam search")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (exact), int8 (dynamic quantisation of Linear layers: faster on CPUs, transcripts "
+                             "may differ slightly) or bf16 (autocast: for GPUs and CPUs with native bf16)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     args = parser.parse_args(argv)
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds)
+    predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision)
     if args.beam_width or args.lm:
         predictor.beam_decoder = BeamDecoder(predictor.codec, args.lm, beam_width=args.beam_width or 32)
     paths = expand_inputs(args.inputs)

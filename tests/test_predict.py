@@ -71,3 +71,29 @@ def test_cli_writes_a_row_per_file_with_errors(tmp_path, model_dir, synth_corpus
         assert row["gender"] in ("female", "male") and 0.5 <= float(row["gender_prob"]) <= 1
         assert row["accent"] == "" and row["accent_prob"] == ""  # a head this model lacks
     assert "5 files, 2 failed" in result.stderr
+
+
+def test_int8_and_bf16_precisions_stay_close_to_fp32(synth_corpus):
+    """The faster precisions the CLI offers (`--precision`) transcribe nearly as fp32 does, with
+    the bundled model on speech it was trained for; int8 quantises a copy, not the caller's model."""
+    import jiwer
+    import torch
+
+    from data_utils.audio import load_audio
+    from model.network import MultiTaskWav2Vec2
+
+    model = MultiTaskWav2Vec2.from_pretrained(ROOT / "demo" / "model")
+    arrays = [load_audio(p) for p in sorted((synth_corpus / "wavs").glob("*.wav"))[:4]]
+    exact = Predictor(model).predict_arrays(arrays)
+    assert all(p.text for p in exact)
+    for precision in ("int8", "bf16"):
+        predictor = Predictor(model, precision=precision)
+        close = predictor.predict_arrays(arrays)
+        assert jiwer.cer([p.text for p in exact], [p.text for p in close]) < 0.15, precision
+        for a, b in zip(exact, close):
+            assert a.heads["gender"].probability == pytest.approx(b.heads["gender"].probability, abs=0.1)
+        quantised = [m for m in predictor.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+        assert bool(quantised) == (precision == "int8")
+    assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in model.modules())
+    with pytest.raises(ValueError, match="precision"):
+        Predictor(model, precision="fp8")
