@@ -27,10 +27,10 @@ from model.codec import JamoCodec
 from model.decoding import BeamDecoder, Transcript, greedy_decode
 from model.network import MultiTaskWav2Vec2
 
-# fp32 is exact. On the 2-core AVX2 development machine (bench/RESULTS.md) dynamic int8
-# quantisation of the Linear layers ran faster but changed some transcripts slightly, and bf16
-# autocast was much slower (emulated there); bf16 pays off only on CPUs with native bf16 (AMX,
-# AVX512-BF16) and on GPUs.
+# fp32 is exact and, on the 2-core development machines, the fastest (bench/RESULTS.md): dynamic
+# int8 quantisation of the Linear layers ran 1.10x on an AVX2 CPU and 0.97x on an AVX-512 one,
+# changing some transcripts slightly; bf16 autocast is emulated on CPUs without native bf16 (AMX,
+# AVX512-BF16) and pays off there and on GPUs.
 PRECISIONS = ("fp32", "int8", "bf16")
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
 CSV_COLUMNS = ["path", "text", "jamo", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob", "duration", "error"]
@@ -253,8 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
     parser.add_argument("--lm", help="KenLM model over jamo words for beam search")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="fp32 (exact), int8 (dynamic quantisation of Linear layers: faster on CPUs, transcripts "
-                             "may differ slightly) or bf16 (autocast: for GPUs and CPUs with native bf16)")
+                        help="fp32 (exact; the default), int8 (dynamic quantisation of the Linear layers; transcripts may "
+                             "differ slightly) or bf16 (autocast: for GPUs and CPUs with native bf16)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     args = parser.parse_args(argv)
 
