@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -116,7 +117,12 @@ class Predictor:
         self.model = model.eval().to(device)
         self.precision = precision
         if precision == "int8":  # a quantised copy: the caller's model stays as it was
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+            with warnings.catch_warnings():
+                # torch.ao's eager quantisation works in torch 2.13 but warns, at length, that its
+                # successor is torchao (not a dependency of this toolkit).
+                warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+                warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions")
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.codec = codec or JamoCodec()
         self.device = device
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
