@@ -68,6 +68,15 @@ def prepare_run(config: TrainConfig) -> None:
     config.save(output)
 
 
+def quiet_placement_group_cleaner() -> None:
+    """Runs at the start of every Ray worker process of a run. Without Ray's dashboard
+    (`ray[default]`, not a dependency) there is no state API, and Train V2's placement-group
+    cleaner then logs the same warning every 2 s of a run; its errors still show."""
+    import logging
+
+    logging.getLogger("ray.train.v2._internal.execution.controller.placement_group_cleaner").setLevel(logging.ERROR)
+
+
 def run_with_ray(config: TrainConfig, address: str | None):
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -81,9 +90,13 @@ def run_with_ray(config: TrainConfig, address: str | None):
     # other at barriers: on 2 cores the demo preset's median step was 1.31x our loop's without
     # Ray at nice 15 and 1.09x at nice 0 (3 alternating runs each). So workers run at the
     # driver's priority (0 unless RAY_worker_niceness says otherwise).
+    # Train V2 also turns each print() of a worker into a log record, which the driver's console
+    # then shows a second time beside Ray's own copy of the worker's stderr: one copy is enough.
     env_vars = {"PYTHONPATH": project_root, "TOKENIZERS_PARALLELISM": "false",
-                "RAY_worker_niceness": os.environ.get("RAY_worker_niceness", "0")}
-    ray.init(address=address or os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, runtime_env={"env_vars": env_vars})
+                "RAY_worker_niceness": os.environ.get("RAY_worker_niceness", "0"),
+                "RAY_TRAIN_ENABLE_PRINT_PATCH": os.environ.get("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")}
+    runtime_env = {"env_vars": env_vars, "worker_process_setup_hook": "distributed.train.quiet_placement_group_cleaner"}
+    ray.init(address=address or os.environ.get("RAY_ADDRESS"), ignore_reinit_error=True, runtime_env=runtime_env)
     resources = {"CPU": config.cpus_per_worker, **({"GPU": 1} if config.use_gpu else {})}
     trainer = TorchTrainer(
         train_func,
