@@ -131,16 +131,17 @@ def agreement(reference: list[str], other: list[str]) -> dict:
 
 
 @torch.inference_mode()
-def ctc_argmax(model, arrays: list[np.ndarray], context: Callable = nullcontext) -> list[np.ndarray]:
-    """Per-frame argmax over the CTC vocabulary on one padded batch, built as the predictor
-    builds it: frame agreement still means something when the transcripts are nearly empty."""
+def ctc_argmax(predictor: Predictor, arrays: list[np.ndarray], context: Callable = nullcontext) -> list[np.ndarray]:
+    """Per-frame argmax over the CTC vocabulary on one padded batch, built and run as the
+    predictor runs it (its precision included): frame agreement still means something when the
+    transcripts are nearly empty."""
     longest = max(len(a) for a in arrays)
     inputs, mask = torch.zeros(len(arrays), longest), torch.zeros(len(arrays), longest, dtype=torch.long)
     for i, audio in enumerate(arrays):
         inputs[i, : len(audio)] = torch.from_numpy(normalize_waveform(audio))
         mask[i, : len(audio)] = 1
-    with context():
-        output = model(inputs, mask)
+    with context(), predictor.autocast():
+        output = predictor.model(inputs, mask)
     ids = output.ctc_logits.float().argmax(-1)
     return [ids[i, : int(n)].numpy() for i, n in enumerate(output.frame_lengths)]
 
@@ -189,7 +190,7 @@ def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[
     model, codec, config = predictor.model, predictor.codec, predictor.model.encoder_config
     threads, other_threads = args.threads, 1 if args.threads != 1 else 2
     probe = arrays[:4]
-    reference_frames = ctc_argmax(model, probe)
+    reference_frames = ctc_argmax(predictor, probe)
 
     options = [  # name, predictor, context, clips, threads
         ("fp32 (as shipped)", predictor, nullcontext, arrays, threads),
@@ -209,7 +210,7 @@ def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[
     small = arrays[: args.bf16_clips]
     options.append(("fp32 (as shipped), bf16 subset", predictor, nullcontext, small, threads))
     bf16 = Predictor(model, codec, batch_seconds=args.batch_seconds, precision="bf16")
-    options.append(("bf16 autocast, --precision bf16", bf16, bf16.autocast, small, threads))
+    options.append(("bf16 autocast, --precision bf16", bf16, nullcontext, small, threads))
 
     runs = {}
     for repeat in range(args.option_passes):
@@ -228,7 +229,7 @@ def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[
             "audio_s_per_s": sum(len(c) for c in clips) / SAMPLE_RATE / best,
             "speed_vs_fp32": min(reference["seconds"]) / best,
             **{k: v for k, v in agreement(reference["outputs"], runs[name]["outputs"]).items() if k in ("identical", "cer")},
-            "frame_argmax_agreement": frame_agreement(reference_frames, ctc_argmax(option_predictor.model, probe, context)),
+            "frame_argmax_agreement": frame_agreement(reference_frames, ctc_argmax(option_predictor, probe, context)),
             "useful_gflops": useful, "of_matmul_peak": useful / peaks[option_threads],
             "compile_s": compile_seconds if name.startswith("torch.compile") else None,
             "passes_s": [round(x, 2) for x in runs[name]["seconds"]],
