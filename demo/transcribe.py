@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from model.codec import jamo_for_display
 from model.predict import HeadPrediction
 
 from .audio_errors import public_reason
@@ -45,4 +46,4 @@ class Transcriber:
             reason = public_reason(prediction.error, audio, Path(audio).name)
             raise gr.Error(message("audio_error", lang, reason=reason))
         labels = [label_value(prediction.heads[head]) for head in predictor.heads]
-        return (prediction.text, prediction.jamo, *labels, round(prediction.duration, 2), round(elapsed, 2))
+        return (prediction.text, jamo_for_display(prediction.jamo), *labels, round(prediction.duration, 2), round(elapsed, 2))

@@ -62,6 +62,12 @@ def _visible(char: str) -> str:
         return char
 
 
+def jamo_for_display(jamo_text: str) -> str:
+    """Every conjoining jamo as its compatibility jamo (ㅎㅏㄴ, not 한): browsers and fonts compose
+    a run of conjoining jamo back into syllables, which would hide the sequence being shown."""
+    return "".join(_visible(char) for char in jamo_text)
+
+
 def jamo_to_text(jamo_text: str) -> str:
     """Recompose conjoining jamo into syllables for display.
 

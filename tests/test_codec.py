@@ -1,7 +1,17 @@
 import jamo
 import pytest
 
-from model.codec import LEADS, TAILS, VOCAB, VOWELS, JamoCodec, build_processor, jamo_to_text, text_to_jamo
+from model.codec import (
+    LEADS,
+    TAILS,
+    VOCAB,
+    VOWELS,
+    JamoCodec,
+    build_processor,
+    jamo_for_display,
+    jamo_to_text,
+    text_to_jamo,
+)
 
 ALL_SYLLABLES = "".join(chr(c) for c in range(0xAC00, 0xD7A4))
 
@@ -57,6 +67,13 @@ def test_ill_formed_output_keeps_every_jamo():
     text = codec.decode(ids)
     visible = jamo.j2hcj(jamo.h2j(text))  # back to compatibility letters, one per jamo
     assert len(visible) == len(ids)
+
+
+def test_display_jamo_are_compatibility_jamo_one_per_conjoining_jamo():
+    sequence = text_to_jamo("닭 값, ok")
+    shown = jamo_for_display(sequence)
+    assert shown == "ㄷㅏㄺ ㄱㅏㅄ, ok"
+    assert len(shown) == len(sequence)
 
 
 def test_vocabulary_loads_in_hugging_face_processor(tmp_path):
