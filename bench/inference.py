@@ -42,7 +42,6 @@ from bench.common import (
     write_json,
 )
 from data_utils.audio import SAMPLE_RATE, load_audio
-from data_utils.batching import normalize_waveform
 from model.predict import Predictor, batches_by_seconds
 
 PIPELINE_BATCH = 8
@@ -132,16 +131,11 @@ def agreement(reference: list[str], other: list[str]) -> dict:
 
 @torch.inference_mode()
 def ctc_argmax(predictor: Predictor, arrays: list[np.ndarray], context: Callable = nullcontext) -> list[np.ndarray]:
-    """Per-frame argmax over the CTC vocabulary on one padded batch, built and run as the
-    predictor runs it (its precision included): frame agreement still means something when the
-    transcripts are nearly empty."""
-    longest = max(len(a) for a in arrays)
-    inputs, mask = torch.zeros(len(arrays), longest), torch.zeros(len(arrays), longest, dtype=torch.long)
-    for i, audio in enumerate(arrays):
-        inputs[i, : len(audio)] = torch.from_numpy(normalize_waveform(audio))
-        mask[i, : len(audio)] = 1
-    with context(), predictor.autocast():
-        output = predictor.model(inputs, mask)
+    """Per-frame argmax over the CTC vocabulary on one padded batch, run as the predictor runs
+    it (its precision included): frame agreement still means something when the transcripts
+    are nearly empty."""
+    with context():
+        output = predictor.run_model(arrays)
     ids = output.ctc_logits.float().argmax(-1)
     return [ids[i, : int(n)].numpy() for i, n in enumerate(output.frame_lengths)]
 

@@ -148,7 +148,8 @@ class Predictor:
         return nullcontext()
 
     @torch.inference_mode()
-    def _run_batch(self, chunks: list[np.ndarray]) -> tuple[list[Transcript], dict[str, np.ndarray]]:
+    def run_model(self, chunks: list[np.ndarray]):
+        """One padded batch through the model, at the predictor's precision: its raw output."""
         # A clip shorter than one frame's receptive field (a 1 ms file) counts as padded with
         # silence up to it: the conv front end cannot run on less, nor mask a clip to zero frames.
         longest = max(self.min_samples, *(len(c) for c in chunks))
@@ -158,7 +159,11 @@ class Predictor:
             inputs[i, : len(chunk)] = torch.from_numpy(normalize_waveform(chunk))
             mask[i, : max(len(chunk), self.min_samples)] = 1
         with self.autocast():
-            output = self.model(inputs.to(self.device), mask.to(self.device))
+            return self.model(inputs.to(self.device), mask.to(self.device))
+
+    @torch.inference_mode()
+    def _run_batch(self, chunks: list[np.ndarray]) -> tuple[list[Transcript], dict[str, np.ndarray]]:
+        output = self.run_model(chunks)
         logits = output.ctc_logits.float()
         if self.beam_decoder is not None:
             transcripts = self.beam_decoder.decode(logits, output.frame_lengths)
