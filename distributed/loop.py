@@ -275,12 +275,16 @@ def train_func(config_dict: dict) -> None:
     run_start = time.perf_counter() - progress["train_seconds"]
     window = {"audio_s": 0.0, "padded_s": 0.0, "start": time.perf_counter(), "losses": {}, "n": 0}
     done = progress["step"] >= total_steps
+    # One loader for the whole run: its workers persist, and each epoch's `iter(loader)` draws the
+    # sampler's new order. A loader per epoch forked a new worker every epoch, which copied the
+    # training process's page tables, made its memory copy-on-write, and left the epoch's first
+    # batches waiting for the new worker.
+    loader = make_loader(train_set, sampler, core.config.heads, num_workers=config.loader_workers,
+                         pin_memory=device.type == "cuda")
     while not done:
         sampler.set_epoch(progress["epoch"], start_batch=progress["batch_in_epoch"])
         if config.log_data_order:
             record_data_order(output, rank, progress, list(sampler))
-        loader = make_loader(train_set, sampler, core.config.heads, num_workers=config.loader_workers,
-                             pin_memory=device.type == "cuda")
         fetch_start = time.perf_counter()
         for batch in loader:
             timings["data_s"] += time.perf_counter() - fetch_start

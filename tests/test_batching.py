@@ -83,6 +83,22 @@ def test_dataset_cache_and_collate(synth_corpus):
     assert total == len(dataset)
 
 
+def test_one_loader_follows_the_samplers_epochs(synth_corpus):
+    """The training loop keeps one loader (and its worker process) for the whole run: each
+    `iter(loader)` must deliver the epoch the sampler was last set to, from its start batch."""
+    labels = LabelSet.fit(read_manifest(synth_corpus / "train.csv"))
+    dataset = load_dataset(synth_corpus / "train.csv", labels)
+    sampler = DynamicBatchSampler(dataset.lengths, 6.0, seed=3)
+    loader = make_loader(dataset, sampler, labels.heads, num_workers=1)
+    delivered = {}
+    for epoch, start in [(0, 0), (1, 0), (2, 2), (3, 0)]:
+        sampler.set_epoch(epoch, start_batch=start)
+        expected = [dataset.lengths[b].tolist() for b in sampler.all_batches()[start:]]
+        delivered[epoch] = [batch["lengths"].tolist() for batch in loader]
+        assert delivered[epoch] == expected, epoch
+    assert delivered[0] != delivered[1]  # a new order, not the first epoch's again
+
+
 def test_unusable_rows_are_reported_not_loaded(tmp_path, synth_corpus):
     frame = read_manifest(synth_corpus / "train.csv", resolve_paths=True)
     frame.loc[0, "path"] = str(tmp_path / "missing.wav")
