@@ -6,7 +6,8 @@ Hugging Face `Trainer` (random batches, then length-grouped) on the same encoder
 
 Every contender runs in a fresh process on the same synthetic corpus. The first `--warmup-steps`
 steps are left out of the timing; throughput is real (unpadded) audio seconds per wall second
-over the following `--steps` steps, data loading included.
+over the following `--steps` steps (by default one epoch of our sampler's batches, so that the
+padding is an epoch's and not that of a few batches), data loading included.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ DESCRIPTIONS = {
     "hf": "(c) HF Trainer, random batches (default)",
     "hf-grouped": "(c) HF Trainer, group_by_length",
 }
-STEPS = {"tiny": (3, 20), "demo": (2, 8), "base": (5, 20)}  # (warm-up steps, timed steps) per preset and run
-QUICK_STEPS = {"tiny": (2, 8), "demo": (1, 3), "base": (3, 10)}
+WARMUP_STEPS = {"tiny": 3, "demo": 2, "base": 5}
+MIN_TIMED_STEPS = {"tiny": 20, "demo": 8, "base": 20}  # when an epoch is shorter than this
+QUICK_STEPS = {"tiny": (2, 8), "demo": (1, 3), "base": (3, 10)}  # (warm-up steps, timed steps)
 TARGET_VS_HF, TARGET_PADDING, TARGET_RAY = 1.5, 0.05, 0.05
 
 
@@ -264,7 +266,9 @@ def hf_worker(spec_file: Path) -> None:
         output_dir=spec["output"], per_device_train_batch_size=batch_size, max_steps=spec["warmup"] + spec["steps"],
         learning_rate=defaults.get("lr_encoder", 1e-3), warmup_steps=defaults.get("warmup_steps", 0),
         max_grad_norm=5.0, train_sampling_strategy="group_by_length" if spec["contender"] == "hf-grouped" else "random",
-        length_column_name="length", dataloader_num_workers=1, remove_unused_columns=False,
+        # Persistent workers, as our loop's: the timed epoch-long window crosses an epoch boundary.
+        length_column_name="length", dataloader_num_workers=1, dataloader_persistent_workers=True,
+        remove_unused_columns=False,
         logging_strategy="no", save_strategy="no", eval_strategy="no", report_to="none", disable_tqdm=True,
         use_cpu=spec["device"] == "cpu", bf16=spec["amp"] == "bf16", seed=0,
     )
@@ -286,6 +290,19 @@ def peak_gflops(args) -> tuple[float, str]:
         dtype = torch.bfloat16 if args.amp == "bf16" else torch.float32
         return matmul_gflops(args.threads, size=8192, device="cuda", dtype=dtype), f"measured cuda matmul ({dtype})"
     return matmul_gflops(args.threads), f"measured fp32 matmul, {args.threads} threads"
+
+
+def sampler_epoch(manifest: Path, preset: str) -> tuple[int, float]:
+    """Our sampler's batch count and padding over the first epoch of `manifest` at the preset's
+    batch size (from the manifest's durations; the loop measures the decoded audio)."""
+    from data_utils.batching import DynamicBatchSampler
+    from data_utils.manifest import read_manifest
+    from distributed.config import TrainConfig
+    from distributed.train import PRESET_DEFAULTS
+
+    lengths = (read_manifest(manifest)["duration"].astype(float) * 16000).astype(int).to_numpy()
+    sampler = DynamicBatchSampler(lengths, PRESET_DEFAULTS[preset]["batch_seconds"], seed=TrainConfig.seed)
+    return len(sampler), sampler.padding_fraction()
 
 
 def mean_utterance_samples(manifest: Path) -> int:
@@ -360,8 +377,10 @@ def main(argv: list[str] | None = None) -> dict | None:
 
     all_rows, targets, raw = [], [], {}
     for preset in args.presets:
-        warmup, timed_steps = (QUICK_STEPS if args.quick else STEPS)[preset]
+        epoch_steps, epoch_padding = sampler_epoch(manifest, preset)
+        warmup, timed_steps = QUICK_STEPS[preset] if args.quick else (WARMUP_STEPS[preset], max(epoch_steps, MIN_TIMED_STEPS[preset]))
         warmup, timed_steps = args.warmup_steps or warmup, args.steps or timed_steps
+        log(f"{preset}: one epoch is {epoch_steps} batches of our sampler, padding {epoch_padding:.3f}")
         runs: dict[str, list[dict]] = {c: [] for c in args.contenders}
         for repeat in range(args.repeats):  # alternate the order so that slow phases of other work fall evenly
             for contender in args.contenders if repeat % 2 == 0 else list(reversed(args.contenders)):
@@ -382,6 +401,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         all_rows += rows
         targets += target_rows(preset, results)
         raw[preset] = {"warmup_steps": warmup, "timed_steps_per_run": timed_steps, "repeats": args.repeats,
+                       "sampler_epoch": {"batches": epoch_steps, "padding_fraction": epoch_padding},
                        "forward_gflops_per_audio_s": flops_per_audio_s / 1e9, "results": results}
     peak_after, _ = peak_gflops(args)
     print_table("Targets", targets)
