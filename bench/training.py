@@ -292,23 +292,23 @@ def peak_gflops(args) -> tuple[float, str]:
     return matmul_gflops(args.threads), f"measured fp32 matmul, {args.threads} threads"
 
 
+def manifest_samples(manifest: Path):
+    """Each utterance's length in samples, from the manifest's durations."""
+    from data_utils.manifest import read_manifest
+
+    return (read_manifest(manifest)["duration"].astype(float) * 16000).astype(int).to_numpy()
+
+
 def sampler_epoch(manifest: Path, preset: str) -> tuple[int, float]:
     """Our sampler's batch count and padding over the first epoch of `manifest` at the preset's
     batch size (from the manifest's durations; the loop measures the decoded audio)."""
     from data_utils.batching import DynamicBatchSampler
-    from data_utils.manifest import read_manifest
     from distributed.config import TrainConfig
     from distributed.train import PRESET_DEFAULTS
 
-    lengths = (read_manifest(manifest)["duration"].astype(float) * 16000).astype(int).to_numpy()
-    sampler = DynamicBatchSampler(lengths, PRESET_DEFAULTS[preset]["batch_seconds"], seed=TrainConfig.seed)
+    sampler = DynamicBatchSampler(manifest_samples(manifest), PRESET_DEFAULTS[preset]["batch_seconds"],
+                                  seed=TrainConfig.seed)
     return len(sampler), sampler.padding_fraction()
-
-
-def mean_utterance_samples(manifest: Path) -> int:
-    from data_utils.manifest import read_manifest
-
-    return int(read_manifest(manifest)["duration"].astype(float).mean() * 16000)
 
 
 MEASURES = {"best_run": "best_run_audio_s_per_s", "pooled": "audio_s_per_s", "median_step": "audio_s_per_s_median",
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     machine = machine_info(args.threads)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     manifest = args.manifest.resolve() if args.manifest else make_training_corpus(CACHE_DIR, args.utterances, seed=1)
-    mean_samples = mean_utterance_samples(manifest)
+    mean_samples = int(manifest_samples(manifest).mean())
     peak_before, peak_note = peak_gflops(args)
     log(f"corpus {manifest}; peak {peak_before:.1f} GFLOP/s ({peak_note})")
 
