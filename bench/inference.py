@@ -172,6 +172,8 @@ def throughput_rows(results: dict, audio_seconds: float, reference: str, padding
             "differ_only_at_end": agreements[name]["differ_only_at_end"],
             "useful_gflops": useful_flops / seconds / 1e9, "of_matmul_peak": useful_flops / seconds / 1e9 / peak,
             "wall_per_round": [round(x, 2) for x in results[name]["wall"]],
+            # Round i of every contender ran back to back, so their ratio sees the same phase of a drifting machine.
+            "speed_vs_pipeline_per_round": [round(b / w, 2) for b, w in zip(results[reference]["wall"], results[name]["wall"])],
         })
     return rows
 
@@ -370,6 +372,9 @@ def target_rows(sections: dict, strict: dict) -> list[dict]:
                      "met": ours["speed_vs_pipeline"] >= TARGET_RATIO})
         rows.append({"target": f"predictor >= {TARGET_RATIO:g}x pipeline ({label}, CPU time)",
                      "measured": ours["cpu_speed_vs_pipeline"], "met": ours["cpu_speed_vs_pipeline"] >= TARGET_RATIO})
+        slowest_round = min(ours["speed_vs_pipeline_per_round"])
+        rows.append({"target": f"predictor >= {TARGET_RATIO:g}x pipeline ({label}, every round)", "measured": slowest_round,
+                     "met": slowest_round >= TARGET_RATIO})
         for other in sections[label][1:]:
             done, total = other["identical"].split("/")
             rows.append({"target": f"identical transcripts, {other['contender']} ({label})", "measured": other["identical"],

@@ -35,6 +35,7 @@ from bench.common import (
     print_table,
     write_json,
 )
+from data_utils.audio import SAMPLE_RATE
 
 CONTENDERS = ("loop", "ray", "hf", "hf-grouped")
 DESCRIPTIONS = {
@@ -258,7 +259,7 @@ def hf_worker(spec_file: Path) -> None:
             real, padded = map(sum, zip(*pending)) if pending else (0, 0)
             pending.clear()
             progress.write(json.dumps({"step": state.global_step, "step_time_s": now - clock[0],
-                                       "audio_s": real / 16000, "padded_s": padded / 16000}) + "\n")
+                                       "audio_s": real / SAMPLE_RATE, "padded_s": padded / SAMPLE_RATE}) + "\n")
             progress.flush()
             clock[0] = now
 
@@ -296,7 +297,7 @@ def manifest_samples(manifest: Path):
     """Each utterance's length in samples, from the manifest's durations."""
     from data_utils.manifest import read_manifest
 
-    return (read_manifest(manifest)["duration"].astype(float) * 16000).astype(int).to_numpy()
+    return (read_manifest(manifest)["duration"].astype(float) * SAMPLE_RATE).astype(int).to_numpy()
 
 
 def sampler_epoch(manifest: Path, preset: str) -> tuple[int, float]:
@@ -395,7 +396,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                 log(f"  {run_throughput(run):.2f} audio s/s, padding {summary(contender, [run])['padding_fraction']:.3f}")
         results = {contender: summary(contender, contender_runs) for contender, contender_runs in runs.items()}
         config = encoder_config(preset, len(JamoCodec()))
-        flops_per_audio_s = encoder_flops(config, mean_samples)["total"] / (mean_samples / 16000)
+        flops_per_audio_s = encoder_flops(config, mean_samples)["total"] / (mean_samples / SAMPLE_RATE)
         rows = preset_rows(preset, results, flops_per_audio_s, peak_before)
         print_table(f"Training, preset {preset} ({args.device}, amp {args.amp}, {args.threads} threads)", rows)
         all_rows += rows
@@ -408,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     result = {
         "machine": {**machine, **load_note(machine["load_average_at_start"])},
         "settings": {"device": args.device, "amp": args.amp, "threads": args.threads, "manifest": str(manifest),
-                     "mean_utterance_s": mean_samples / 16000},
+                     "mean_utterance_s": mean_samples / SAMPLE_RATE},
         "peak_gflops": {"before": peak_before, "after": peak_after, "how": peak_note,
                         "used_for_mfu": peak_before},
         "rows": all_rows, "presets": raw, "targets": targets,

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from data_utils.audio import SAMPLE_RATE
 from data_utils.batching import DynamicBatchSampler, audio_seconds, load_dataset, make_loader
 from data_utils.labels import LabelSet
 from distributed.checkpoint import (
@@ -341,7 +342,7 @@ def train_func(config_dict: dict) -> None:
 
             timings["compute_s"] += time.perf_counter() - compute_start
             window["audio_s"] += audio_seconds(batch)
-            window["padded_s"] += batch["input_values"].numel() / 16000
+            window["padded_s"] += batch["input_values"].numel() / SAMPLE_RATE
             window["n"] += 1
             for task, value in (out.losses or {}).items():
                 window["losses"][task] = window["losses"].get(task, 0.0) + value

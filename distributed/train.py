@@ -48,6 +48,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 def prepare_run(config: TrainConfig) -> None:
     """Driver-side work done once: label classes, decoded-audio caches, the saved config."""
+    from data_utils.audio import SAMPLE_RATE
     from data_utils.batching import load_dataset
     from data_utils.labels import LabelSet
     from data_utils.manifest import read_manifest
@@ -64,7 +65,7 @@ def prepare_run(config: TrainConfig) -> None:
         dataset = load_dataset(manifest, labels, num_proc=config.decode_num_proc, max_seconds=config.max_seconds)
         for item in dataset.skipped:
             print(f"{manifest}: skipped {item['path']}: {item['reason']}", file=sys.stderr)
-        print(f"{manifest}: {len(dataset)} utterances, {dataset.lengths.sum() / 16000 / 3600:.2f} h", file=sys.stderr)
+        print(f"{manifest}: {len(dataset)} utterances, {dataset.lengths.sum() / SAMPLE_RATE / 3600:.2f} h", file=sys.stderr)
     config.save(output)
 
 
