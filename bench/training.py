@@ -313,11 +313,13 @@ def sampler_epoch(manifest: Path, preset: str) -> tuple[int, float]:
 
 
 MEASURES = {"best_run": "best_run_audio_s_per_s", "pooled": "audio_s_per_s", "median_step": "audio_s_per_s_median",
-            "cpu": "audio_s_per_cpu_s"}
+            "cpu": "audio_s_per_cpu_s", "paired": "run_audio_s_per_s"}
 
 
 def ratio(a: dict | None, b: dict | None, measure: str) -> float | None:
     key = MEASURES[measure]
+    if measure == "paired":  # run i of every contender ran back to back: the same phase of a drifting machine
+        return statistics.median(x / y for x, y in zip(a[key], b[key])) if a and b else None
     if not a or not b or not a.get(key) or not b.get(key):
         return None
     return a[key] / b[key]
