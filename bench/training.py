@@ -343,20 +343,21 @@ def preset_rows(preset: str, results: dict, flops_per_audio_s: float, peak: floa
 
 
 def target_rows(preset: str, results: dict) -> list[dict]:
-    """Each target measured four ways (best run, pooled steps, median step, CPU time)."""
+    """Each target measured five ways (best run, pooled steps, median step, CPU time, paired runs). The
+    verdict is the paired one: a lucky best run can hide an overhead that most pairs of runs show."""
     loop, ray, hf = results.get("loop"), results.get("ray"), results.get("hf")
     rows = []
     if loop and hf:
         ratios = {m: ratio(loop, hf, m) for m in MEASURES}
         rows.append({"preset": preset, "target": f"loop >= {TARGET_VS_HF:g}x HF Trainer default", **ratios,
-                     "met": ratios["best_run"] >= TARGET_VS_HF})
+                     "met": ratios["paired"] >= TARGET_VS_HF})
     if loop:
         rows.append({"preset": preset, "target": f"padding < {TARGET_PADDING:.0%}", "best_run": loop["padding_fraction"],
                      "met": loop["padding_fraction"] < TARGET_PADDING})
     if loop and ray:
         overheads = {m: 1 - r if (r := ratio(ray, loop, m)) is not None else None for m in MEASURES}
         rows.append({"preset": preset, "target": f"Ray overhead < {TARGET_RAY:.0%}", **overheads,
-                     "met": overheads["best_run"] < TARGET_RAY})
+                     "met": overheads["paired"] < TARGET_RAY})
     return rows
 
 
