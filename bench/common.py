@@ -97,6 +97,12 @@ def timed_cpu(function: Callable, *args, **kwargs) -> tuple[object, float, float
     return result, time.perf_counter() - start, cpu_seconds() - start_cpu
 
 
+def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Round i's ratio, for each i. Round i of every contender runs back to back (the benches
+    alternate their order), so each ratio sees one phase of a machine whose speed drifts."""
+    return [n / d for n, d in zip(numerators, denominators)]
+
+
 def format_value(value) -> str:
     if value is None:
         return "-"

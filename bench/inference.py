@@ -36,6 +36,7 @@ from bench.common import (
     make_clip_folder,
     matmul_gflops,
     normalise_space,
+    paired_ratios,
     print_table,
     timed,
     timed_cpu,
@@ -172,8 +173,7 @@ def throughput_rows(results: dict, audio_seconds: float, reference: str, padding
             "differ_only_at_end": agreements[name]["differ_only_at_end"],
             "useful_gflops": useful_flops / seconds / 1e9, "of_matmul_peak": useful_flops / seconds / 1e9 / peak,
             "wall_per_round": [round(x, 2) for x in results[name]["wall"]],
-            # Round i of every contender ran back to back, so their ratio sees the same phase of a drifting machine.
-            "speed_vs_pipeline_per_round": [round(b / w, 2) for b, w in zip(results[reference]["wall"], results[name]["wall"])],
+            "speed_vs_pipeline_per_round": [round(r, 2) for r in paired_ratios(results[reference]["wall"], results[name]["wall"])],
         })
     return rows
 

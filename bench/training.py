@@ -32,6 +32,7 @@ from bench.common import (
     machine_info,
     make_training_corpus,
     matmul_gflops,
+    paired_ratios,
     print_table,
     write_json,
 )
@@ -317,12 +318,11 @@ MEASURES = {"best_run": "best_run_audio_s_per_s", "pooled": "audio_s_per_s", "me
 
 
 def ratio(a: dict | None, b: dict | None, measure: str) -> float | None:
+    """a's throughput over b's by one measure; `paired` is the median of run i's ratios."""
     key = MEASURES[measure]
-    if measure == "paired":  # run i of every contender ran back to back: the same phase of a drifting machine
-        return statistics.median(x / y for x, y in zip(a[key], b[key])) if a and b else None
     if not a or not b or not a.get(key) or not b.get(key):
         return None
-    return a[key] / b[key]
+    return statistics.median(paired_ratios(a[key], b[key])) if measure == "paired" else a[key] / b[key]
 
 
 def preset_rows(preset: str, results: dict, flops_per_audio_s: float, peak: float) -> list[dict]:
