@@ -22,7 +22,7 @@ from transformers.utils import ModelOutput
 
 from model.channels_last import use_channels_last_convs
 from model.codec import JamoCodec, build_processor
-from model.config import MultiTaskConfig, load_labels, save_labels
+from model.config import LABELS_NAME, MultiTaskConfig, load_labels, save_labels
 from model.heads import ClassificationHead, LayerWeighting, SharedLayer
 from model.losses import TaskWeighting, classification_loss, ctc_loss
 from model.pooling import build_pooling, frame_mask
@@ -168,8 +168,11 @@ class MultiTaskWav2Vec2(nn.Module):
     def from_encoder(cls, path_or_hub_id, config: MultiTaskConfig, labels: dict[str, list[str]],
                      codec: JamoCodec | None = None, **encoder_overrides) -> tuple[MultiTaskWav2Vec2, dict]:
         """Start from any pretrained Wav2Vec2 checkpoint (Model, ForPreTraining or ForCTC): the
-        encoder weights load; the jamo CTC head and classification heads start fresh.
-        Returns the model and a loading report (missing / unexpected / mismatched keys)."""
+        encoder weights load. The jamo CTC head and the classification heads start fresh, except
+        from a model of this toolkit: there the CTC head carries over when its vocabulary is the
+        codec's, and the pooling, shared layer and each head whose classes are the same as `labels`.
+        Returns the model and a loading report (missing / unexpected / mismatched keys, and what
+        carried over)."""
         codec = codec or JamoCodec()
         asr, info = Wav2Vec2ForCTC.from_pretrained(
             str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
@@ -178,7 +181,45 @@ class MultiTaskWav2Vec2(nn.Module):
         encoder_missing = [k for k in report["missing_keys"] if not k.startswith("lm_head")]
         if encoder_missing:
             report["warning"] = f"{len(encoder_missing)} encoder weights were not in the checkpoint and start random"
-        return cls(asr.config, config, labels, asr=asr), report
+        model = cls(asr.config, config, labels, asr=asr)
+        report.update(model._carry_over(str(path_or_hub_id), codec))
+        if report.get("heads_loaded") is not None:  # a model of this toolkit: its extra keys were read
+            report["unexpected_keys"] = [k for k in report["unexpected_keys"] if not k.startswith(MULTITASK_PREFIX)]
+        return model, report
+
+    def _carry_over(self, source: str, codec: JamoCodec) -> dict:
+        """After `from_encoder`: keep the CTC head only if the source's vocabulary is the codec's
+        (the same size alone says nothing of the order), and load the source's own multi-task
+        weights where they mean the same thing here."""
+        from transformers.utils import cached_file
+
+        def source_file(name):
+            return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
+
+        vocab = source_file("vocab.json")
+        ctc_head_kept = vocab is not None and JamoCodec.from_vocab_file(vocab).vocab == codec.vocab
+        if not ctc_head_kept:
+            self.asr.lm_head.reset_parameters()
+        report = {"ctc_head": "loaded" if ctc_head_kept else "fresh"}
+        weights, labels = source_file(WEIGHTS_NAME), source_file(LABELS_NAME)
+        if weights is None or labels is None:
+            return report
+        source_labels = json.loads(Path(labels).read_text(encoding="utf-8"))
+        same_heads = {h for h in self.labels if source_labels.get(h) == self.labels[h]}
+        target = self.multitask.state_dict()
+        loaded = {}
+        for name, value in load_file(weights).items():
+            key = name.removeprefix(MULTITASK_PREFIX)
+            if key == name or key.startswith(("task_weighting.", "class_weights_")):
+                continue  # the encoder's, or state the new run computes itself
+            head = key.split(".")[1] if key.startswith("heads.") else None
+            if key in target and target[key].shape == value.shape and (head is None or head in same_heads):
+                loaded[key] = value
+        self.multitask.load_state_dict(loaded, strict=False)
+        report["heads_loaded"] = sorted(h for h in same_heads if any(k.startswith(f"heads.{h}.") for k in loaded))
+        report["heads_fresh"] = sorted(set(self.labels) - set(report["heads_loaded"]))
+        report["shared_loaded"] = sorted({k.split(".")[0] for k in loaded if not k.startswith("heads.")})
+        return report
 
 
 def resolve_model_dir(path_or_hub_id) -> Path:

@@ -221,6 +221,29 @@ def test_encoder_initialised_from_any_wav2vec2_checkpoint(tmp_path, kind):
         assert any("lm_head" in k for k in report["missing_keys"])
 
 
+def test_fine_tuning_a_toolkit_model_keeps_what_still_means_the_same(tmp_path):
+    source = tiny_model(seed=4)
+    source.save_pretrained(tmp_path, CODEC)
+    # Same classes for age and accent; gender's two classes in the other order: same shape, other meaning.
+    labels = {**LABELS, "gender": ["male", "female"]}
+    model, report = MultiTaskWav2Vec2.from_encoder(tmp_path, MultiTaskConfig(), labels, CODEC)
+    assert report["ctc_head"] == "loaded" and torch.equal(model.asr.lm_head.weight, source.asr.lm_head.weight)
+    assert report["heads_loaded"] == ["accent", "age"] and report["heads_fresh"] == ["gender"]
+    assert report["unexpected_keys"] == []
+    for name in ("age", "accent"):
+        assert torch.equal(model.multitask.heads[name][0].weight, source.multitask.heads[name][0].weight)
+    assert not torch.equal(model.multitask.heads["gender"][0].weight, source.multitask.heads["gender"][0].weight)
+    assert torch.equal(model.multitask.shared[1].weight, source.multitask.shared[1].weight)
+
+    # A vocabulary of the same size in another order: the CTC head's rows would mean other jamo.
+    swapped = list(CODEC.vocab)
+    swapped[-1], swapped[-2] = swapped[-2], swapped[-1]
+    model, report = MultiTaskWav2Vec2.from_encoder(tmp_path, MultiTaskConfig(), LABELS, JamoCodec(swapped))
+    assert report["ctc_head"] == "fresh"
+    assert not torch.equal(model.asr.lm_head.weight, source.asr.lm_head.weight)
+    assert report["heads_loaded"] == ["accent", "age", "gender"]
+
+
 def test_greedy_decoding_of_hand_made_logits():
     vocab = len(CODEC)
     ga, a, n = CODEC.encode("가")[0], CODEC.encode("가")[1], CODEC.encode("난")[2]
