@@ -11,6 +11,7 @@ Weights are stored with the ASR part under Wav2Vec2ForCTC's own key names and th
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 from transformers.utils import ModelOutput
+from transformers.utils import logging as hf_logging
 
 from model.channels_last import use_channels_last_convs
 from model.codec import JamoCodec, build_processor
@@ -174,9 +176,10 @@ class MultiTaskWav2Vec2(nn.Module):
         Returns the model and a loading report (missing / unexpected / mismatched keys, and what
         carried over)."""
         codec = codec or JamoCodec()
-        asr, info = Wav2Vec2ForCTC.from_pretrained(
-            str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
-            ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=None, **encoder_overrides)
+        with _without_load_report_table():
+            asr, info = Wav2Vec2ForCTC.from_pretrained(
+                str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
+                ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=None, **encoder_overrides)
         report = {key: sorted(str(k) for k in info.get(key, [])) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
         encoder_missing = [k for k in report["missing_keys"] if not k.startswith("lm_head")]
         if encoder_missing:
@@ -220,6 +223,20 @@ class MultiTaskWav2Vec2(nn.Module):
         report["heads_fresh"] = sorted(set(self.labels) - set(report["heads_loaded"]))
         report["shared_loaded"] = sorted({k.split(".")[0] for k in loaded if not k.startswith("heads.")})
         return report
+
+
+@contextmanager
+def _without_load_report_table():
+    """Transformers logs a table of every missing, unexpected and resized key as a warning. The
+    report `from_encoder` returns says the same and what was carried over; the table alone would
+    list a toolkit model's multi-task weights as unexpected although they were read."""
+    logger = hf_logging.get_logger("transformers.modeling_utils")
+    level = logger.level
+    logger.setLevel(hf_logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def resolve_model_dir(path_or_hub_id) -> Path:
