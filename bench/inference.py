@@ -1,11 +1,13 @@
 """Inference bench: our batch predictor against the Hugging Face ASR pipeline, same weights,
 same files, same threads; the model's FLOPs against the machine's matmul peak; speed options.
 
-    python -m bench.inference [--quick] [--clips N] [--threads T] [--out bench/results/inference.json]
+    python -m bench.inference [--quick] [--clips N] [--threads T] [--parallel-batches P] [--out bench/results/inference.json]
 
 Every contender runs over the whole clip set once per round, in alternating order, followed
 by a matmul measurement; the fastest round counts (the one least disturbed by other work on the
-machine). CPU time is reported beside wall time: on a shared machine it varies less.
+machine). CPU time is reported beside wall time: on a shared machine it varies less. The
+predictor runs as the CLI runs it: P batches at once, sharing the T threads (by default a batch
+per thread, each single-threaded); the pipeline gets all T threads.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def parse_args(argv):
     parser.add_argument("--clips", type=int, help="clips in the folder (default 200, 30 with --quick)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads for every contender")
     parser.add_argument("--batch-seconds", type=float, default=20.0, help="the predictor's padded seconds per batch")
+    parser.add_argument("--parallel-batches", type=int, help="the predictor's batches at once (default: one per thread)")
     parser.add_argument("--rounds", type=int, default=2, help="passes per contender over the clip set (best counts)")
     parser.add_argument("--option-clips", type=int, help="clips for the speed options (default 24, 12 with --quick)")
     parser.add_argument("--bf16-clips", type=int, default=6, help="clips for bf16 autocast (emulated on AVX2: slow)")
@@ -66,7 +69,19 @@ def parse_args(argv):
     args.clips = args.clips or (30 if args.quick else 200)
     args.option_passes = args.option_passes or (2 if args.quick else 3)
     args.option_clips = min(args.clips, args.option_clips or (12 if args.quick else 24))
+    args.parallel_batches = args.parallel_batches or args.threads
     return args
+
+
+def shipped(model, codec, args, **changes) -> tuple[Predictor, Callable]:
+    """A predictor set up as the CLI sets it up, and the thread count its batches run with."""
+    settings = {"batch_seconds": args.batch_seconds, "parallel_batches": args.parallel_batches, **changes}
+    per_batch = threads_per_batch(args.threads, settings["parallel_batches"])
+    return Predictor(model, codec, **settings), lambda: ThreadCount(per_batch)
+
+
+def threads_per_batch(threads: int, parallel_batches: int) -> int:
+    return max(1, threads // parallel_batches)
 
 
 # --- the contenders ---------------------------------------------------------------------------------
@@ -77,8 +92,11 @@ def load_pipeline(exported: Path):
     return pipeline("automatic-speech-recognition", model=str(exported), batch_size=PIPELINE_BATCH, device=-1)
 
 
-def predictor_on_files(predictor: Predictor) -> Callable[[list], list[str]]:
-    return lambda paths: [p.jamo for p in predictor.predict_files(paths)]
+def predictor_on_files(predictor: Predictor, context: Callable = nullcontext) -> Callable[[list], list[str]]:
+    def run(paths):
+        with context():
+            return [p.jamo for p in predictor.predict_files(paths)]
+    return run
 
 
 def predictor_on_arrays(predictor: Predictor, context: Callable = nullcontext) -> Callable[[list], list[str]]:
@@ -180,33 +198,37 @@ def throughput_rows(results: dict, audio_seconds: float, reference: str, padding
 
 # --- speed options ---------------------------------------------------------------------------------------
 
-def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[dict]:
-    """Each option against the plain predictor on the same clips, pass by pass in alternating
-    order; the fastest pass counts (the one least disturbed by other work on the machine)."""
-    model, codec, config = predictor.model, predictor.codec, predictor.model.encoder_config
+def speed_options(model, codec, arrays: list[np.ndarray], args) -> list[dict]:
+    """Each option against the predictor as shipped on the same clips, pass by pass in
+    alternating order; the fastest pass counts (the one least disturbed by other work on the
+    machine). An option changes one setting and keeps the others."""
+    config = model.encoder_config
     threads, other_threads = args.threads, 1 if args.threads != 1 else 2
+    predictor, per_batch = shipped(model, codec, args)
     probe = arrays[:4]
-    reference_frames = ctc_argmax(predictor, probe)
+    reference_frames = ctc_argmax(predictor, probe, per_batch)
+
+    def option(name, clips=arrays, **changes):
+        return (name, *shipped(model, codec, args, **changes), clips, threads)
 
     options = [  # name, predictor, context, clips, threads
-        ("fp32 (as shipped)", predictor, nullcontext, arrays, threads),
-        (f"threads={other_threads}", predictor, lambda: ThreadCount(other_threads), arrays, other_threads),
-        *((f"batch_seconds={size:g}", Predictor(model, codec, batch_seconds=size), nullcontext, arrays, threads)
-          for size in (120.0, 30.0, 20.0, 10.0) if size != args.batch_seconds),
+        ("fp32 (as shipped)", predictor, per_batch, arrays, threads),
+        (f"threads={other_threads}", *shipped(model, codec, argparse.Namespace(**{**vars(args), "threads": other_threads}),
+                                               parallel_batches=1), arrays, other_threads),
+        *(option(f"parallel_batches={count}", parallel_batches=count)
+          for count in sorted({1, 2 * args.parallel_batches}) if count != args.parallel_batches),
+        *(option(f"batch_seconds={size:g}", batch_seconds=size) for size in (120.0, 30.0, 20.0, 10.0) if size != args.batch_seconds),
+        option("int8 dynamic (Linear), --precision int8", precision="int8"),
     ]
-    int8 = Predictor(model, codec, batch_seconds=args.batch_seconds, precision="int8")
-    options.append(("int8 dynamic (Linear), --precision int8", int8, nullcontext, arrays, threads))
     compile_seconds = None
     if not args.skip_compile:
-        compiled = torch.compile(copy.deepcopy(model), dynamic=True)
-        compiled_predictor = Predictor(compiled, codec, batch_seconds=args.batch_seconds)
+        compiled = shipped(torch.compile(copy.deepcopy(model), dynamic=True), codec, args)
         log("torch.compile: first pass (compiles)")
-        _, compile_seconds = timed(compiled_predictor.predict_arrays, arrays)
-        options.append(("torch.compile (dynamic)", compiled_predictor, nullcontext, arrays, threads))
+        _, compile_seconds = timed(predictor_on_arrays(*compiled), arrays)
+        options.append(("torch.compile (dynamic)", *compiled, arrays, threads))
     small = arrays[: args.bf16_clips]
-    options.append(("fp32 (as shipped), bf16 subset", predictor, nullcontext, small, threads))
-    bf16 = Predictor(model, codec, batch_seconds=args.batch_seconds, precision="bf16")
-    options.append(("bf16 autocast, --precision bf16", bf16, nullcontext, small, threads))
+    options.append(("fp32 (as shipped), bf16 subset", predictor, per_batch, small, threads))
+    options.append(option("bf16 autocast, --precision bf16", small, precision="bf16"))
 
     runs = {}
     for repeat in range(args.option_passes):
@@ -233,11 +255,14 @@ def speed_options(predictor: Predictor, arrays: list[np.ndarray], args) -> list[
     return rows
 
 
-def profile_predictor(predictor: Predictor, arrays: list[np.ndarray], top: int = 10) -> list[dict]:
-    """Where the predictor's time goes (torch.profiler, self CPU time per op)."""
+def profile_predictor(model, codec, arrays: list[np.ndarray], args, top: int = 10) -> list[dict]:
+    """Where the predictor's time goes (torch.profiler, self CPU time per op). The profiler sees
+    only the thread that starts it, so the batches run one after another here, each with the
+    threads it has when batches run in parallel."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+    predictor, _ = shipped(model, codec, args, parallel_batches=1)
+    with profile(activities=[ProfilerActivity.CPU]) as profiler, ThreadCount(threads_per_batch(args.threads, args.parallel_batches)):
         predictor.predict_arrays(arrays)
     events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events)
@@ -296,20 +321,21 @@ def main(argv: list[str] | None = None) -> dict:
     audio_seconds = sum(lengths) / SAMPLE_RATE
     log(f"{len(paths)} clips, {audio_seconds:.0f} s of audio ({min(lengths) / SAMPLE_RATE:.1f}-{max(lengths) / SAMPLE_RATE:.1f} s)")
 
-    predictor = Predictor.from_pretrained(weights, batch_seconds=args.batch_seconds)
+    loaded = Predictor.from_pretrained(weights)
+    predictor, per_batch = shipped(loaded.model, loaded.codec, args)
     asr = load_pipeline(exported)
     config = predictor.model.encoder_config
-    for warm_up in (predictor_on_files(predictor), pipeline_on(asr), pipeline_on(asr, batch_size=1)):  # first calls allocate and load kernels
+    for warm_up in (predictor_on_files(predictor, per_batch), pipeline_on(asr), pipeline_on(asr, batch_size=1)):  # first calls allocate and load kernels
         warm_up(paths[:2])
 
-    contenders = {"predictor": predictor_on_files(predictor), "pipeline": pipeline_on(asr)}
+    contenders = {"predictor": predictor_on_files(predictor, per_batch), "pipeline": pipeline_on(asr)}
     paddings = {"predictor": predictor_padding(lengths, args.batch_seconds), "pipeline": pipeline_padding(lengths, PIPELINE_BATCH)}
     useful_flops = flops_for_lengths(config, lengths)
 
     log("end to end, from files")
     files = rounds(contenders, paths, args.rounds, args.threads)
     log("model only, from decoded arrays")
-    in_memory = rounds({"predictor": predictor_on_arrays(predictor), "pipeline": pipeline_on(asr),
+    in_memory = rounds({"predictor": predictor_on_arrays(predictor, per_batch), "pipeline": pipeline_on(asr),
                         "pipeline_batch1": pipeline_on(asr, batch_size=1)}, arrays, args.rounds, args.threads)
     peaks = files.pop("matmul_gflops") + in_memory.pop("matmul_gflops")
     peak = statistics.median(peaks)
@@ -339,10 +365,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     option_arrays = arrays[: args.option_clips]
     log(f"speed options on {len(option_arrays)} clips")
-    options = speed_options(predictor, option_arrays, args)
+    options = speed_options(predictor.model, predictor.codec, option_arrays, args)
     print_table(f"Speed options (model only, {len(option_arrays)} clips; bf16 on {args.bf16_clips})", options)
-    profile = profile_predictor(predictor, option_arrays)
-    print_table(f"Where the predictor's time goes ({len(option_arrays)} clips, torch.profiler)", profile)
+    profile = profile_predictor(predictor.model, predictor.codec, option_arrays, args)
+    print_table(f"Where the predictor's time goes ({len(option_arrays)} clips, torch.profiler, batches one after another)", profile)
 
     log("strict identity check on random weights")
     strict_count = 6 if args.quick else 12
@@ -355,8 +381,9 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {**machine, **load_note(machine["load_average_at_start"])}, "weights": weights_note,
         "clips": {"count": len(paths), "audio_seconds": audio_seconds, "min_s": min(lengths) / SAMPLE_RATE,
                   "max_s": max(lengths) / SAMPLE_RATE, "folder": str(paths[0].parent)},
-        "settings": {"threads": args.threads, "batch_seconds": args.batch_seconds, "pipeline_batch_size": PIPELINE_BATCH,
-                     "rounds": args.rounds},
+        "settings": {"threads": args.threads, "batch_seconds": args.batch_seconds, "parallel_batches": args.parallel_batches,
+                     "threads_per_batch": threads_per_batch(args.threads, args.parallel_batches),
+                     "pipeline_batch_size": PIPELINE_BATCH, "rounds": args.rounds},
         "throughput": sections, "compute_bound": bound, "speed_options": options, "profile": profile,
         "strict_identity_random_weights": strict, "targets": targets,
     }

@@ -1,11 +1,12 @@
 """Batch prediction: many files in, one result per file out, in input order.
 
     python -m model.predict --model DIR INPUT... [--out predictions.csv] [--batch-seconds S] [--precision fp32|int8|bf16]
+                            [--threads T] [--parallel-batches P]
 
 Files are loaded (a file that cannot be read becomes a row with an error), sorted by length,
 grouped into batches of at most S seconds of padded audio and run under
-`torch.inference_mode()`. Recordings longer than `window_seconds` are cut at silences into
-chunks that are transcribed together and joined.
+`torch.inference_mode()`, P batches at a time. Recordings longer than `window_seconds` are cut at
+silences into chunks that are transcribed together and joined.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import argparse
 import csv
 import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +30,10 @@ from model.codec import JamoCodec
 from model.decoding import BeamDecoder, Transcript, greedy_decode
 from model.network import MultiTaskWav2Vec2
 
-# fp32 is exact and, on the 2-core development machines, the fastest (bench/RESULTS.md): dynamic
-# int8 quantisation of the Linear layers ran 1.10x on an AVX2 CPU and 0.97x on an AVX-512 one,
-# changing some transcripts slightly; bf16 autocast is emulated on CPUs without native bf16 (AMX,
-# AVX512-BF16) and pays off there and on GPUs.
+# fp32 is exact, so it is the default (bench/RESULTS.md): dynamic int8 quantisation of the Linear
+# layers ran 0.97-1.25x on the 2-core AVX-512 machine and changed some transcripts slightly (CER
+# 0.6-0.8 %); bf16 autocast is emulated on CPUs without native bf16 (AMX, AVX512-BF16) and pays off
+# only there and on GPUs.
 PRECISIONS = ("fp32", "int8", "bf16")
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
 CSV_COLUMNS = ["path", "text", "jamo", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob", "duration", "error"]
@@ -111,9 +113,16 @@ class Predictor:
 
     def __init__(self, model: MultiTaskWav2Vec2, codec: JamoCodec | None = None, device: str = "cpu",
                  batch_seconds: float = 20.0, window_seconds: float = 20.0, max_seconds: float = DEFAULT_MAX_SECONDS,
-                 beam_decoder: BeamDecoder | None = None, precision: str = "fp32"):
+                 beam_decoder: BeamDecoder | None = None, precision: str = "fp32", parallel_batches: int = 1):
+        """`parallel_batches`: batches run at once, each on its own thread, with torch's intra-op
+        threads inside each; keep their product at the cores (`main` does). For small models on
+        CPUs, one intra-op thread per batch and a batch per core is faster than every core on one
+        batch: the demo model ran 1.25x faster on 2 cores, wav2vec2-base-sized ones the same
+        (bench/RESULTS.md)."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if parallel_batches < 1:
+            raise ValueError(f"parallel_batches must be at least 1, not {parallel_batches}")
         self.model = model.eval().to(device)
         self.precision = precision
         if precision == "int8":  # a quantised copy: the caller's model stays as it was
@@ -127,6 +136,7 @@ class Predictor:
         self.device = device
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
         self.beam_decoder = beam_decoder
+        self.parallel_batches = parallel_batches
         self.min_samples = min_input_samples(self.model.encoder_config)
 
     @classmethod
@@ -161,9 +171,18 @@ class Predictor:
         with self.autocast():
             return self.model(inputs.to(self.device), mask.to(self.device))
 
+    def _run_batches(self, batches: list[list[np.ndarray]]) -> Iterator[tuple[list[Transcript], dict[str, np.ndarray]]]:
+        """Each batch's transcripts and head probabilities, in order. The model runs on
+        `parallel_batches` threads; decoding stays on this one (the beam decoder is not
+        shared across threads), overlapping the next batches' forward passes."""
+        if self.parallel_batches == 1 or len(batches) == 1:
+            yield from map(self._decode, map(self.run_model, batches))
+            return
+        with ThreadPoolExecutor(self.parallel_batches, thread_name_prefix="predict") as pool:
+            yield from map(self._decode, pool.map(self.run_model, batches))
+
     @torch.inference_mode()
-    def _run_batch(self, chunks: list[np.ndarray]) -> tuple[list[Transcript], dict[str, np.ndarray]]:
-        output = self.run_model(chunks)
+    def _decode(self, output) -> tuple[list[Transcript], dict[str, np.ndarray]]:
         logits = output.ctc_logits.float()
         if self.beam_decoder is not None:
             transcripts = self.beam_decoder.decode(logits, output.frame_lengths)
@@ -180,8 +199,8 @@ class Predictor:
                 chunks.append(chunk)
                 owner.append(i)
         results: list[tuple[Transcript, dict[str, np.ndarray]] | None] = [None] * len(chunks)
-        for batch in batches_by_seconds([len(c) for c in chunks], self.batch_seconds):
-            transcripts, probabilities = self._run_batch([chunks[c] for c in batch])
+        batches = batches_by_seconds([len(c) for c in chunks], self.batch_seconds)
+        for batch, (transcripts, probabilities) in zip(batches, self._run_batches([[chunks[c] for c in b] for b in batches])):
             for j, c in enumerate(batch):
                 results[c] = (transcripts[j], {h: p[j] for h, p in probabilities.items()})
         # Chunks of one file were appended in time order: join their text, and average their
@@ -266,12 +285,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (exact; the default), int8 (dynamic quantisation of the Linear layers; transcripts may "
                              "differ slightly) or bf16 (autocast: for GPUs and CPUs with native bf16)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    parser.add_argument("--threads", type=int, default=None, help="threads in all (default: one per core)")
+    parser.add_argument("--parallel-batches", type=int, default=None,
+                        help="batches run at once, sharing the threads (default: one per thread, each batch single-threaded)")
     args = parser.parse_args(argv)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision)
+    threads = args.threads or torch.get_num_threads()
+    parallel_batches = args.parallel_batches or threads
+    torch.set_num_threads(max(1, threads // parallel_batches))
+    predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision,
+                                          parallel_batches=parallel_batches)
     if args.beam_width or args.lm:
         predictor.beam_decoder = BeamDecoder(predictor.codec, args.lm, beam_width=args.beam_width or 32)
     paths = expand_inputs(args.inputs)

@@ -97,3 +97,22 @@ def test_int8_and_bf16_precisions_stay_close_to_fp32(synth_corpus):
     assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in model.modules())
     with pytest.raises(ValueError, match="precision"):
         Predictor(model, precision="fp8")
+
+
+def test_parallel_batches_give_the_same_predictions_in_the_same_order(synth_corpus):
+    """Batches on several threads (the CLI's default on CPUs) come back in input order, each
+    with the transcript and head probabilities of the one-at-a-time run."""
+    from data_utils.audio import load_audio
+    from model.network import MultiTaskWav2Vec2
+
+    model = MultiTaskWav2Vec2.from_pretrained(ROOT / "demo" / "model")
+    arrays = [load_audio(p) for p in sorted((synth_corpus / "wavs").glob("*.wav"))[:9]]
+    one_at_a_time = Predictor(model, batch_seconds=4.0).predict_arrays(arrays)
+    parallel = Predictor(model, batch_seconds=4.0, parallel_batches=3).predict_arrays(arrays)
+    assert len({p.text for p in one_at_a_time}) > 1  # distinct transcripts, so order shows
+    for a, b in zip(one_at_a_time, parallel):
+        assert (a.text, a.duration) == (b.text, b.duration)
+        for head in a.heads:
+            assert a.heads[head].probability == pytest.approx(b.heads[head].probability, abs=1e-4)
+    with pytest.raises(ValueError, match="parallel_batches"):
+        Predictor(model, parallel_batches=0)
