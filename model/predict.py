@@ -117,7 +117,7 @@ class Predictor:
         """`parallel_batches`: batches run at once, each on its own thread, with torch's intra-op
         threads inside each; keep their product at the cores (`main` does). For small models on
         CPUs, one intra-op thread per batch and a batch per core is faster than every core on one
-        batch: the demo model ran 1.25x faster on 2 cores, wav2vec2-base-sized ones the same
+        batch: the demo model ran 1.2x faster on 2 cores, wav2vec2-base-sized ones the same
         (bench/RESULTS.md)."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
