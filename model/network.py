@@ -11,6 +11,7 @@ Weights are stored with the ASR part under Wav2Vec2ForCTC's own key names and th
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,14 +230,21 @@ class MultiTaskWav2Vec2(nn.Module):
 def _without_load_report_table():
     """Transformers logs a table of every missing, unexpected and resized key as a warning. The
     report `from_encoder` returns says the same and what was carried over; the table alone would
-    list a toolkit model's multi-task weights as unexpected although they were read."""
+    list a toolkit model's multi-task weights as unexpected although they were read. A filter
+    drops that one record: raising the logger's level instead makes Transformers 5 run its
+    tensor-parallel plan check, which warns about layers "not sharded" on every load."""
     logger = hf_logging.get_logger("transformers.modeling_utils")
-    level = logger.level
-    logger.setLevel(hf_logging.ERROR)
+    drop_table = _WithoutLoadReport()
+    logger.addFilter(drop_table)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(drop_table)
+
+
+class _WithoutLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in record.getMessage()
 
 
 def resolve_model_dir(path_or_hub_id) -> Path:

@@ -225,7 +225,7 @@ def test_encoder_initialised_from_any_wav2vec2_checkpoint(tmp_path, kind):
 
 @contextmanager
 def logged_by(name: str):
-    """The records a logger emits inside the block, whatever handlers it had before."""
+    """The records a logger and its children emit inside the block, whatever handlers they had."""
     records = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -242,10 +242,11 @@ def test_fine_tuning_a_toolkit_model_keeps_what_still_means_the_same(tmp_path):
     source.save_pretrained(tmp_path, CODEC)
     # Same classes for age and accent; gender's two classes in the other order: same shape, other meaning.
     labels = {**LABELS, "gender": ["male", "female"]}
-    with logged_by("transformers.modeling_utils") as records:
+    with logged_by("transformers") as records:
         model, report = MultiTaskWav2Vec2.from_encoder(tmp_path, MultiTaskConfig(), labels, CODEC)
-    # Transformers' own table would call the multi-task weights "unexpected"; the report says what was read.
-    assert not [r for r in records if "LOAD REPORT" in r.getMessage()]
+    # Transformers' own table would call the multi-task weights "unexpected"; the report says what
+    # was read. Nor does hiding the table bring out other warnings ("layers were not sharded").
+    assert not [r.getMessage()[:80] for r in records if r.levelno >= logging.WARNING]
     assert report["ctc_head"] == "loaded" and torch.equal(model.asr.lm_head.weight, source.asr.lm_head.weight)
     assert report["heads_loaded"] == ["accent", "age"] and report["heads_fresh"] == ["gender"]
     assert report["unexpected_keys"] == []
