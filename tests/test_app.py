@@ -169,7 +169,7 @@ def test_transcribe_example(client, references):
     assert not any(0x1100 <= ord(char) <= 0x11FF for char in jamo)
     assert text.strip(), "the model produced no text"
     # Quality of the bundled model on a held-out voice and sentence (its held-out test CER is
-    # 0.09, see README "The bundled demo model"; 0.05 on this clip).
+    # 0.08, see README "The bundled demo model"; 0.05 on this clip).
     max_cer = float(os.environ.get("DEMO_MAX_CER", "0.25"))
     reference = references.loc[clip.name, "text"]
     cer = utterance_rates(reference, text)[1]
