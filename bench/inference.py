@@ -45,7 +45,7 @@ from bench.common import (
     write_json,
 )
 from data_utils.audio import SAMPLE_RATE, load_audio
-from model.predict import Predictor, batches_by_seconds
+from model.predict import Predictor, batches_by_seconds, threads_per_batch
 
 PIPELINE_BATCH = 8
 TARGET_RATIO, TARGET_BOUND = 3.0, 0.70
@@ -73,15 +73,11 @@ def parse_args(argv):
     return args
 
 
-def shipped(model, codec, args, **changes) -> tuple[Predictor, Callable]:
+def shipped(model, codec, args, threads: int | None = None, **changes) -> tuple[Predictor, Callable]:
     """A predictor set up as the CLI sets it up, and the thread count its batches run with."""
     settings = {"batch_seconds": args.batch_seconds, "parallel_batches": args.parallel_batches, **changes}
-    per_batch = threads_per_batch(args.threads, settings["parallel_batches"])
+    per_batch = threads_per_batch(threads or args.threads, settings["parallel_batches"])
     return Predictor(model, codec, **settings), lambda: ThreadCount(per_batch)
-
-
-def threads_per_batch(threads: int, parallel_batches: int) -> int:
-    return max(1, threads // parallel_batches)
 
 
 # --- the contenders ---------------------------------------------------------------------------------
@@ -213,8 +209,8 @@ def speed_options(model, codec, arrays: list[np.ndarray], args) -> list[dict]:
 
     options = [  # name, predictor, context, clips, threads
         ("fp32 (as shipped)", predictor, per_batch, arrays, threads),
-        (f"threads={other_threads}", *shipped(model, codec, argparse.Namespace(**{**vars(args), "threads": other_threads}),
-                                               parallel_batches=1), arrays, other_threads),
+        (f"threads={other_threads}", *shipped(model, codec, args, threads=other_threads, parallel_batches=1),
+         arrays, other_threads),
         *(option(f"parallel_batches={count}", parallel_batches=count)
           for count in sorted({1, 2 * args.parallel_batches}) if count != args.parallel_batches),
         *(option(f"batch_seconds={size:g}", batch_seconds=size) for size in (120.0, 30.0, 20.0, 10.0) if size != args.batch_seconds),

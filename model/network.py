@@ -234,17 +234,15 @@ def _without_load_report_table():
     drops that one record: raising the logger's level instead makes Transformers 5 run its
     tensor-parallel plan check, which warns about layers "not sharded" on every load."""
     logger = hf_logging.get_logger("transformers.modeling_utils")
-    drop_table = _WithoutLoadReport()
-    logger.addFilter(drop_table)
+    logger.addFilter(_not_load_report)
     try:
         yield
     finally:
-        logger.removeFilter(drop_table)
+        logger.removeFilter(_not_load_report)
 
 
-class _WithoutLoadReport(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "LOAD REPORT" not in record.getMessage()
+def _not_load_report(record: logging.LogRecord) -> bool:
+    return "LOAD REPORT" not in record.getMessage()
 
 
 def resolve_model_dir(path_or_hub_id) -> Path:

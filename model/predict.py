@@ -99,6 +99,11 @@ def batches_by_seconds(lengths: list[int], batch_seconds: float) -> list[list[in
     return batches
 
 
+def threads_per_batch(threads: int, parallel_batches: int) -> int:
+    """Torch threads for each of `parallel_batches` batches sharing `threads` in all."""
+    return max(1, threads // parallel_batches)
+
+
 def min_input_samples(encoder_config) -> int:
     """The shortest input the conv front end accepts: the receptive field of one frame."""
     field, jump = 1, 1
@@ -292,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
 
     threads = args.threads or torch.get_num_threads()
     parallel_batches = args.parallel_batches or threads
-    torch.set_num_threads(max(1, threads // parallel_batches))
+    torch.set_num_threads(threads_per_batch(threads, parallel_batches))
     predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision,
                                           parallel_batches=parallel_batches)
     if args.beam_width or args.lm:
