@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from distributed.metrics import classification_scores, error_rates, utterance_rates
+from distributed.metrics import UTTERANCE_SCORES, classification_scores, error_rates, utterance_rates
 from model.predict import CSV_COLUMNS, Prediction
 
 from .audio_errors import public_reason
@@ -30,7 +30,7 @@ FILES_PER_ROUND = 8  # progress moves after each round of files
 
 def csv_rows(recordings: list[Recording], predictions: list[Prediction], references: pd.DataFrame | None) -> pd.DataFrame:
     """The downloadable table: `model.predict`'s CSV columns (path = the file's name, never a
-    server path), plus reference, wer, cer when references were given."""
+    server path), plus the reference and its scores (`UTTERANCE_SCORES`) when references were given."""
     rows = []
     for recording, prediction in zip(recordings, predictions):
         row = {**prediction.row(), "path": recording.name,
@@ -38,10 +38,11 @@ def csv_rows(recordings: list[Recording], predictions: list[Prediction], referen
         if references is not None:
             reference = _reference_for(recording, references)
             row["reference"] = reference if reference is not None else ""
-            wer, cer = utterance_rates(reference, prediction.text) if reference is not None and not prediction.error else ("", "")
-            row["wer"], row["cer"] = _rounded(wer), _rounded(cer)
+            scored = reference is not None and not prediction.error
+            rates = utterance_rates(reference, prediction.text) if scored else {}
+            row.update({name: _rounded(rates.get(name, "")) for name in UTTERANCE_SCORES})
         rows.append(row)
-    columns = CSV_COLUMNS + (["reference", "wer", "cer"] if references is not None else [])
+    columns = CSV_COLUMNS + (["reference", *UTTERANCE_SCORES] if references is not None else [])
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -62,7 +63,7 @@ def display_table(rows: pd.DataFrame, heads: list[str], lang: str) -> pd.DataFra
                                                for label, prob in zip(rows[head], pd.to_numeric(rows[f"{head}_prob"]))]
     table[message("col_duration", lang)] = rows["duration"]
     if "reference" in rows:
-        for column in ("reference", "wer", "cer"):
+        for column in ("reference", *UTTERANCE_SCORES):
             table[message(f"col_{column}", lang)] = rows[column]
     table[message("col_error", lang)] = rows["error"]  # last: error texts are long
     return table

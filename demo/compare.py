@@ -75,13 +75,13 @@ def score_sets(references: pd.DataFrame, sets: dict[str, pd.DataFrame]) -> tuple
                 scores[name][f"{head}_accuracy"] = result.get("accuracy", float("nan"))
         for attribute in GROUP_ATTRIBUTES:
             groups[attribute][name] = wer_by_group(refs, hyps, truth[attribute].tolist())
-        per_file[name] = [utterance_rates(r, h)[1] for r, h in zip(refs, hyps)]
+        per_file[name] = [utterance_rates(r, h)["cer"] for r, h in zip(refs, hyps)]
     return pd.DataFrame.from_dict(scores, orient="index"), groups, pd.DataFrame(per_file, index=keys)
 
 
 def scores_table(scores: pd.DataFrame, lang: str) -> pd.DataFrame:
     table = pd.DataFrame({message("col_model", lang): scores.index, message("col_files", lang): scores["files"]})
-    for column in ("wer", "cer", "jer"):
+    for column in ("cer_nospace", "swer", "wer", "cer", "jer"):
         table[message(f"col_{column}", lang)] = scores[column].round(4)
     for head in HEADS:
         if f"{head}_accuracy" in scores:

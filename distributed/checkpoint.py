@@ -18,6 +18,7 @@ from distributed.state_io import load_state, save_state
 
 STATE_NAME = "trainer_state"
 COMPLETE_MARKER = "COMPLETE"
+STAGING_PREFIX = ".staging-"  # a run's own folders for checkpoints being written, under its output
 
 
 def write_checkpoint(directory: Path, model, codec, optimizer, scheduler, scaler, progress: dict) -> Path:
@@ -76,6 +77,15 @@ def prune_checkpoints(root, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
     for stale in root.glob(".checkpoint_*"):  # staging folders of a crashed save
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def remove_stale_staging(output) -> list[Path]:
+    """Remove the staging folders a crashed save left in a run's output (called at the start of
+    a run, before anything is being written); returns what was removed."""
+    stale = sorted(Path(output).glob(STAGING_PREFIX + "*")) if Path(output).is_dir() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 def replace_directory(source: Path, target: Path) -> None:

@@ -2,7 +2,9 @@
 
     python -m distributed.evaluate --model DIR --data test.csv --out REPORT_DIR
 
-The last line printed is a JSON summary: n, wer, cer, jer and <head>_accuracy,
+The last line printed is a JSON summary: n, skipped (rows left out, with reasons in
+summary.json), cer_nospace, swer, wer, cer, jer (see
+`distributed.metrics` for which is which) and <head>_accuracy,
 <head>_macro_f1 for each head with labels in the data (rates as fractions).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,10 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
     codec = codec or JamoCodec()
     was_training = model.training
     model.eval()
-    lengths = dataset.lengths if max_utterances is None else dataset.lengths[:max_utterances]
+    lengths = dataset.lengths
+    if max_utterances is not None and max_utterances < len(dataset):
+        rows = evaluation_sample(len(dataset), max_utterances)
+        dataset, lengths = dataset.select(rows), lengths[rows]
     sampler = DynamicBatchSampler(lengths, batch_seconds, shuffle=False)
     heads = tuple(h for h in model.config.heads if h in labels.heads)
     loader = make_loader(dataset, sampler, heads, num_workers=0)
@@ -48,7 +54,7 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
         for j, index in enumerate(indices):
             reference = codec.decode(dataset[index]["labels"])
             row = {"index": index, "reference": reference, "hypothesis": transcripts[j].text, "hypothesis_jamo": transcripts[j].jamo}
-            row["wer"], row["cer"] = utterance_rates(reference, transcripts[j].text)
+            row.update(utterance_rates(reference, transcripts[j].text))
             for h in heads:
                 true = int(batch[h][j])
                 row[h] = model.labels[h][true] if true != IGNORE else ""
@@ -69,6 +75,13 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
     return summary, frame
 
 
+def evaluation_sample(size: int, count: int, seed: int = 0) -> list[int]:
+    """A fixed seeded sample of `count` row indices (in order): model selection scores the same
+    rows at every evaluation, drawn from the whole set rather than its first rows, which a
+    manifest sorted by speaker or source would make one speaker's."""
+    return sorted(np.random.default_rng(seed).choice(size, size=count, replace=False).tolist())
+
+
 def write_report(summary: dict, frame: pd.DataFrame, out: Path) -> None:
     from distributed.plots import plot_evaluation
 
@@ -80,7 +93,8 @@ def write_report(summary: dict, frame: pd.DataFrame, out: Path) -> None:
 
 def headline(summary: dict) -> dict:
     """The keys the CLI's last line promises."""
-    keys = ["n", "wer", "cer", "jer"] + [k for k in summary if k.endswith(("_accuracy", "_macro_f1"))]
+    keys = ["n", "skipped", "cer_nospace", "swer", "wer", "cer", "jer"] + [k for k in summary if k.endswith(("_accuracy", "_macro_f1"))]
+    keys = [k for k in keys if k in summary]
     return {k: (round(summary[k], 4) if isinstance(summary[k], float) else summary[k]) for k in keys}
 
 
@@ -112,7 +126,9 @@ def main(argv: list[str] | None = None) -> None:
 
         beam = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta)
     summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, beam_decoder=beam)
+    # Rows left out (unreadable, over the 30-s limit, no transcript) are counted in the last line.
     summary["skipped"] = len(dataset.skipped)
+    summary["skipped_reasons"] = dict(Counter(row["reason"] for row in dataset.skipped))
     if args.out:
         write_report(summary, frame, args.out)
     print(json.dumps(headline(summary), ensure_ascii=False))

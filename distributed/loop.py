@@ -25,8 +25,10 @@ from data_utils.audio import SAMPLE_RATE
 from data_utils.batching import DynamicBatchSampler, audio_seconds, load_dataset, make_loader
 from data_utils.labels import LabelSet
 from distributed.checkpoint import (
+    STAGING_PREFIX,
     latest_checkpoint,
     prune_checkpoints,
+    remove_stale_staging,
     replace_directory,
     restore_checkpoint,
     write_checkpoint,
@@ -156,6 +158,21 @@ def record_data_order(output: Path, rank: int, progress: dict, batches: list[lis
         f.write(json.dumps({"epoch": progress["epoch"], "start_batch": progress["batch_in_epoch"], "batches": batches}) + "\n")
 
 
+def prepare_and_resume(session, model, optimizer, scheduler, scaler, log) -> tuple[torch.nn.Module, dict]:
+    """Put the model on its device (DDP under Ray), then resume from the latest checkpoint (Ray's,
+    or the local one): same step, same data order. In this order the optimizer's state, which
+    `load_state_dict` casts to each parameter's device, lands on the GPU with its parameter; the
+    other way round Adam's moments stayed on the CPU and the first step after a resume mixed devices."""
+    model = session.prepare(model)
+    core = model.module if hasattr(model, "module") else model
+    progress = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_cer": None, "train_seconds": 0.0, "skipped_batches": 0}
+    with session.checkpoint_dir() as checkpoint:
+        if checkpoint is not None:
+            progress = restore_checkpoint(checkpoint, core, optimizer, scheduler, scaler)
+            log.write({"step": progress["step"], "event": "resumed"})
+    return model, progress
+
+
 class MetricsLog:
     """metrics.jsonl + TensorBoard + console, on rank 0 only."""
 
@@ -195,6 +212,8 @@ def train_func(config_dict: dict) -> None:
         torch.set_num_threads(config.threads_per_worker)
     seed_everything(config.seed + rank)
     log = MetricsLog(output, enabled=rank == 0)
+    if rank == 0:
+        remove_stale_staging(output)  # what a process killed during a save left
     timings = {"data_s": 0.0, "compute_s": 0.0, "eval_s": 0.0, "checkpoint_s": 0.0}
 
     # Data: the driver has already decoded and cached both manifests, so this is a memory map.
@@ -226,13 +245,7 @@ def train_func(config_dict: dict) -> None:
     scheduler = build_schedule(optimizer, config, total_steps)
     scaler = torch.amp.GradScaler(device.type, init_scale=config.fp16_init_scale) if config.amp == "fp16" else None
 
-    # Resume from the latest checkpoint (Ray's, or the local one): same step, same data order.
-    progress = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_cer": None, "train_seconds": 0.0, "skipped_batches": 0}
-    with session.checkpoint_dir() as checkpoint:
-        if checkpoint is not None:
-            progress = restore_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
-            log.write({"step": progress["step"], "event": "resumed"})
-    model = session.prepare(model)
+    model, progress = prepare_and_resume(session, model, optimizer, scheduler, scaler, log)
     core = model.module if hasattr(model, "module") else model
 
     def save_and_report(metrics: dict) -> None:
@@ -240,9 +253,13 @@ def train_func(config_dict: dict) -> None:
         start = time.perf_counter()
         checkpoint = None
         if rank == 0:
-            staging_root = Path(tempfile.mkdtemp(dir=output, prefix=".staging-"))
-            checkpoint = write_checkpoint(staging_root / f"checkpoint_{progress['step']:07d}", core, codec,
-                                          optimizer, scheduler, scaler, progress)
+            staging_root = Path(tempfile.mkdtemp(dir=output, prefix=STAGING_PREFIX))
+            try:
+                checkpoint = write_checkpoint(staging_root / f"checkpoint_{progress['step']:07d}", core, codec,
+                                              optimizer, scheduler, scaler, progress)
+            except BaseException:
+                shutil.rmtree(staging_root, ignore_errors=True)
+                raise
         session.report(metrics, checkpoint)
         if rank == 0 and checkpoint is not None and checkpoint.parent.exists():
             shutil.rmtree(checkpoint.parent, ignore_errors=True)

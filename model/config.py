@@ -24,7 +24,9 @@ class MultiTaskConfig:
     shared_dim: int = 256
     head_dim: int = 128
     head_dropout: float = 0.1
-    loss_weighting: Literal["fixed", "uncertainty", "dwa"] = "uncertainty"
+    # fixed by default: measured on the demo preset, uncertainty weighting let the heads' easy
+    # losses halve the CTC weight (distributed/train.py)
+    loss_weighting: Literal["fixed", "uncertainty", "dwa"] = "fixed"
     task_weights: dict[str, float] = field(default_factory=lambda: {"ctc": 1.0, "age": 0.3, "gender": 0.3, "accent": 0.3})
     dwa_temperature: float = 2.0
     dwa_window: int = 50  # steps per DWA "epoch" of averaged losses
@@ -57,7 +59,9 @@ def load_labels(directory) -> dict[str, list[str]]:
 # tiny: for tests (seconds on a CPU). demo: the bundled model, trained from scratch on CPU: a
 # cheap 5-layer conv front end (stride 320, 20 ms frames) with layer norm and a pre-LN
 # transformer, which trains stably at a high learning rate. base: wav2vec2-base's shape, for
-# fine-tuning from a pretrained checkpoint on GPUs.
+# fine-tuning from a pretrained checkpoint on GPUs. whisper: whisper-base's blocks (512 wide, 6
+# deep, 8 heads, FFN 2048, exact GELU) behind the demo's cheap raw-waveform front end widened to
+# 512, and a 128-frame relative positional convolution; `model.whisper_init` fills the blocks.
 ENCODER_PRESETS: dict[str, dict] = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
                  conv_dim=(32, 32, 32, 32), conv_kernel=(10, 8, 4, 4), conv_stride=(5, 4, 4, 4),
@@ -65,6 +69,10 @@ ENCODER_PRESETS: dict[str, dict] = {
     "demo": dict(hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
                  conv_dim=(128, 128, 256, 256, 256), conv_kernel=(20, 8, 4, 4, 4), conv_stride=(10, 4, 2, 2, 2),
                  num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=16),
+    "whisper": dict(hidden_size=512, num_hidden_layers=6, num_attention_heads=8, intermediate_size=2048,
+                    hidden_act="gelu", layer_norm_eps=1e-5,
+                    conv_dim=(128, 128, 256, 256, 512), conv_kernel=(20, 8, 4, 4, 4), conv_stride=(10, 4, 2, 2, 2),
+                    num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16),
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                  conv_dim=(512,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
                  num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16),

@@ -38,11 +38,16 @@ class TaskWeighting(nn.Module):
     """Combines per-task losses into one.
 
     - fixed: the configured weights.
-    - uncertainty: Kendall, Gal & Cipolla (2018): loss_t * exp(-s_t) + s_t with a learnable
-      log-variance s_t per task (trained by the optimizer with the rest of the model).
+    - uncertainty: Kendall, Gal & Cipolla (2018): w_t * exp(-s_t) * loss_t + s_t with a learnable
+      log-variance s_t per task (trained by the optimizer with the rest of the model), times the
+      configured weight w_t. s_t is clamped to +-LOG_VAR_BOUND: unbounded, a task whose loss
+      nears zero drives its weight to 1/loss (gender reached 1000 against CTC 0.5 with fixed
+      losses), so the bound keeps each weight within e^2.3 = 10x of its configured value.
     - dwa: dynamic weight average (Liu et al. 2019): w_t = T * softmax(r_t / temp), where r_t is
       the ratio of task t's average loss over the last two windows of `window` steps.
     """
+
+    LOG_VAR_BOUND = 2.3
 
     def __init__(self, tasks: list[str], strategy: str = "fixed", fixed_weights: dict[str, float] | None = None,
                  temperature: float = 2.0, window: int = 50):
@@ -63,11 +68,14 @@ class TaskWeighting(nn.Module):
 
     def weights(self) -> torch.Tensor:
         if self.strategy == "uncertainty":
-            return torch.exp(-self.log_vars)
+            return torch.exp(-self.bounded_log_vars()) * self.fixed
         if self.strategy == "dwa" and bool((self.dwa_prev > 0).all()):
             ratios = self.dwa_prev[1] / self.dwa_prev[0]
             return len(self.tasks) * F.softmax(ratios / self.temperature, dim=0) * self.fixed
         return self.fixed
+
+    def bounded_log_vars(self) -> torch.Tensor:
+        return self.log_vars.clamp(-self.LOG_VAR_BOUND, self.LOG_VAR_BOUND)
 
     def forward(self, losses: dict[str, torch.Tensor | None]) -> tuple[torch.Tensor, dict[str, float]]:
         weights = self.weights()
@@ -78,7 +86,7 @@ class TaskWeighting(nn.Module):
                 continue
             term = weights[i] * loss
             if self.strategy == "uncertainty":
-                term = term + self.log_vars[i]
+                term = term + self.bounded_log_vars()[i]
             total = term if total is None else total + term
         if self.training and self.strategy == "dwa":
             self._track(losses)

@@ -152,11 +152,7 @@ class MultiTaskWav2Vec2(nn.Module):
         """Load a model directory (or a Hub repository with the same files). JSON and
         safetensors only: a directory that offers only pickled weights is refused."""
         directory = resolve_model_dir(path_or_hub_id)
-        weights = directory / WEIGHTS_NAME
-        if not weights.is_file():
-            pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
-            reason = f"only pickle files ({', '.join(pickles)}), which are refused" if pickles else f"no {WEIGHTS_NAME}"
-            raise ValueError(f"{directory}: not a model directory: {reason}")
+        weights = require_safetensors(directory)
         encoder_config = Wav2Vec2Config.from_json_file(str(directory / "config.json"))
         model = cls(encoder_config, MultiTaskConfig.load(directory), load_labels(directory))
         tensors = load_file(str(weights), device=map_location)
@@ -177,10 +173,12 @@ class MultiTaskWav2Vec2(nn.Module):
         Returns the model and a loading report (missing / unexpected / mismatched keys, and what
         carried over)."""
         codec = codec or JamoCodec()
-        with _without_load_report_table():
+        if Path(path_or_hub_id).is_dir():
+            require_safetensors(Path(path_or_hub_id))
+        with _without_load_report_table():  # use_safetensors=True: a Hub repository's pickles are refused too
             asr, info = Wav2Vec2ForCTC.from_pretrained(
                 str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
-                ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=None, **encoder_overrides)
+                ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True, **encoder_overrides)
         report = {key: sorted(str(k) for k in info.get(key, [])) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
         encoder_missing = [k for k in report["missing_keys"] if not k.startswith("lm_head")]
         if encoder_missing:
@@ -243,6 +241,17 @@ def _without_load_report_table():
 
 def _not_load_report(record: logging.LogRecord) -> bool:
     return "LOAD REPORT" not in record.getMessage()
+
+
+def require_safetensors(directory: Path) -> Path:
+    """The directory's safetensors weights; a directory that offers only pickles is refused
+    (unpickling runs code), with one message wherever a model is read."""
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        reason = f"only pickle files ({', '.join(pickles)}), which are refused" if pickles else f"no {WEIGHTS_NAME}"
+        raise ValueError(f"{directory}: not a model directory: {reason}")
+    return weights
 
 
 def resolve_model_dir(path_or_hub_id) -> Path:

@@ -172,7 +172,7 @@ def test_transcribe_example(client, references):
     # 0.08, see README "The bundled demo model"; 0.05 on this clip).
     max_cer = float(os.environ.get("DEMO_MAX_CER", "0.25"))
     reference = references.loc[clip.name, "text"]
-    cer = utterance_rates(reference, text)[1]
+    cer = utterance_rates(reference, text)["cer"]
     assert cer <= max_cer, f"CER {cer:.2f} > {max_cer}: {text!r} vs {reference!r}"
 
 
@@ -247,7 +247,7 @@ def test_batch_with_a_corrupt_file_and_a_zip(client, tmp_path, references):
     assert "**1** failed" in summary and "WER" in summary
 
     rows = pd.read_csv(csv_file, dtype=str, keep_default_na=False)
-    assert list(rows.columns) == CSV_COLUMNS + ["reference", "wer", "cer"]
+    assert list(rows.columns) == CSV_COLUMNS + ["reference", "wer", "cer", "cer_nospace", "swer"]
     assert rows["path"].tolist() == frame["file"].tolist()  # names, never server paths
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/")
 

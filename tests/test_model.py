@@ -2,10 +2,12 @@
 
 import json
 import logging
+import math
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from model.codec import JamoCodec
@@ -203,6 +205,17 @@ def test_loading_refuses_pickles(tmp_path):
         MultiTaskWav2Vec2.from_pretrained(tmp_path)
 
 
+def test_fine_tuning_refuses_a_checkpoint_of_pickles_only(tmp_path):
+    import transformers
+
+    transformers.Wav2Vec2ForCTC(encoder_config("tiny", 32)).save_pretrained(str(tmp_path))
+    state = safetensors.torch.load_file(str(tmp_path / "model.safetensors"))
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(state, tmp_path / "pytorch_model.bin")  # a real pickle that Transformers would load
+    with pytest.raises(ValueError, match="pytorch_model.bin.*refused"):
+        MultiTaskWav2Vec2.from_encoder(tmp_path, MultiTaskConfig(), LABELS, CODEC)
+
+
 @pytest.mark.parametrize("kind", ["Wav2Vec2Model", "Wav2Vec2ForPreTraining", "Wav2Vec2ForCTC"])
 def test_encoder_initialised_from_any_wav2vec2_checkpoint(tmp_path, kind):
     import transformers
@@ -296,3 +309,20 @@ def test_exported_ctc_runs_in_hugging_face_pipeline(tmp_path):
     hf_text = asr(audio)["text"]
     ours = Predictor.from_pretrained(tmp_path / "model").predict_arrays([audio])[0]
     assert " ".join(hf_text.split()) == ours.jamo
+
+
+def test_uncertainty_weights_start_at_the_configured_ones_and_stay_bounded():
+    from model.losses import TaskWeighting
+
+    weighting = TaskWeighting(["ctc", "gender"], "uncertainty", {"ctc": 1.0, "gender": 0.5})
+    assert weighting.weights().tolist() == [1.0, 0.5]
+    optimizer = torch.optim.Adam(weighting.parameters(), lr=0.05)
+    losses = {"ctc": torch.tensor(0.5), "gender": torch.tensor(0.001)}  # an easy head, as a head gets
+    for _ in range(500):
+        total, weights = weighting(losses)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+    bound = math.exp(TaskWeighting.LOG_VAR_BOUND)
+    assert weights["gender"] <= 0.5 * bound * 1.0001 and weights["ctc"] <= 1.0 * bound * 1.0001
+    assert weights["gender"] > 0.5  # it did learn to weigh the easy task up, within the bound

@@ -1,0 +1,174 @@
+"""The distillation gate of issue 19: how readable an encoder's frames are to a tiny CTC probe.
+
+    python -m bench.probe --student runs/distill/checkpoint/student [--minutes 5] [--threads 2]
+
+The same probe, data and minutes for each encoder, run side by side: whisper-base's encoder as
+whisper runs it (the teacher, positions kept), optionally the undistilled transplant
+(`--init DIR`), and the student. The probe (linear 512->256, GELU, conv k=5, GELU, linear to the
+jamo vocabulary; Adam 1e-3, time and feature masking) trains on frozen features of 42 min of
+real speech (emotiontts-personality 463 clips, kss-sample without digits, commonvoice-ko 29) and
+reads every third clip of `deeply-read-speech` (2 speakers the probe never hears, 100 clips):
+greedy CER with spaces removed, and JER. The gate: student CER within 1.25x of the teacher's.
+Writes bench/results/probe.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.common import RESULTS_DIR, write_json
+from data_utils.audio import load_audio
+from data_utils.batching import normalize_waveform
+from data_utils.corpora import LOADERS
+from data_utils.text import TextNormalizer
+from distributed.metrics import error_rates
+from model.codec import JamoCodec, jamo_to_text
+from model.decoding import greedy_ids
+from model.whisper import WhisperAudioEncoder, load_whisper_encoder
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-korean-speech"
+GATE = 1.25
+
+
+def probe_sets(root: Path = REAL) -> tuple[list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str]]]:
+    """(train, eval) as (16 kHz audio, normalised transcript) pairs."""
+    normalize = TextNormalizer()
+    personality = root / "emotiontts-personality"
+    frames = {
+        "personality": LOADERS["folder"](personality, speaker_table=personality / "speakers_and_utterances.tsv").rows,
+        "kss": LOADERS["kss"](root / "kss-sample").rows,
+        "cv": LOADERS["commonvoice"](root / "commonvoice-ko").rows,
+        "deeply": LOADERS["deeply"](root / "deeply-read-speech").rows,
+    }
+    frames["kss"] = frames["kss"][~frames["kss"]["text"].str.contains(r"\d")]
+
+    def pairs(frame):
+        out = []
+        for path, text in zip(frame["path"], frame["text"]):
+            clean = normalize(text)
+            if clean:
+                out.append((load_audio(path), clean))
+        return out
+
+    deeply = frames["deeply"].sort_values("path").reset_index(drop=True).iloc[::3]
+    train = pairs(frames["personality"]) + pairs(frames["kss"]) + pairs(frames["cv"])
+    return train, pairs(deeply)
+
+
+class Probe(nn.Module):
+    def __init__(self, width: int, vocab: int):
+        super().__init__()
+        self.inp = nn.Linear(width, 256)
+        self.conv = nn.Conv1d(256, 256, 5, padding=2)
+        self.out = nn.Linear(256, vocab)
+
+    def forward(self, x):
+        x = nn.functional.gelu(self.inp(x))
+        x = nn.functional.gelu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        return self.out(x)
+
+
+@torch.no_grad()
+def features(encode, clips) -> list[torch.Tensor]:
+    return [encode(audio) for audio, _ in clips]
+
+
+def teacher_encoder():
+    teacher = WhisperAudioEncoder(load_whisper_encoder()).eval()
+    return lambda audio: teacher(torch.from_numpy(audio)[None]).hidden_states[-1][0]
+
+
+def wav2vec2_encoder(directory):
+    from transformers import Wav2Vec2Model
+
+    model = Wav2Vec2Model.from_pretrained(str(directory)).eval()
+    return lambda audio: model(torch.from_numpy(normalize_waveform(audio))[None]).last_hidden_state[0]
+
+
+def train_probe(train_feats, train_texts, minutes: float, codec: JamoCodec, seed: int = 0) -> tuple[Probe, int]:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    probe = Probe(train_feats[0].shape[-1], len(codec))
+    optimizer = torch.optim.Adam(probe.parameters(), lr=1e-3)
+    targets = [torch.tensor(codec.encode(t)) for t in train_texts]
+    ctc = nn.CTCLoss(blank=codec.pad_id, zero_infinity=True)
+    started, steps = time.time(), 0
+    while time.time() - started < minutes * 60:
+        batch = rng.choice(len(train_feats), size=16, replace=False)
+        x = nn.utils.rnn.pad_sequence([train_feats[i] for i in batch], batch_first=True).clone()
+        lengths = torch.tensor([len(train_feats[i]) for i in batch])
+        for row, n in enumerate(lengths.tolist()):  # SpecAugment-like masks on the frozen features
+            for _ in range(2):
+                start = int(rng.integers(0, max(1, n - 10)))
+                x[row, start:start + int(rng.integers(1, 10))] = 0
+            channels = int(rng.integers(0, x.shape[-1] - 64))
+            x[row, :, channels:channels + int(rng.integers(1, 64))] = 0
+        log_probs = probe(x).log_softmax(-1).transpose(0, 1)
+        labels = [targets[i] for i in batch]
+        loss = ctc(log_probs, torch.cat(labels), lengths, torch.tensor([len(t) for t in labels]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        steps += 1
+    return probe.eval(), steps
+
+
+@torch.no_grad()
+def read(probe: Probe, feats, codec: JamoCodec) -> list[str]:
+    out = []
+    for f in feats:
+        ids = greedy_ids(probe(f[None]), torch.tensor([len(f)]), codec.pad_id)[0]
+        out.append(jamo_to_text(codec.decode_ids(ids)))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--student", type=Path, action="append", default=[], help="Wav2Vec2 directories to probe")
+    parser.add_argument("--init", type=Path, default=None, help="the undistilled transplant, for reference")
+    parser.add_argument("--minutes", type=float, default=5.0, help="probe training time per encoder")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not REAL.is_dir():
+        print(f"needs the real speech in {REAL}")
+        return 2
+    codec = JamoCodec()
+    train, heldout = probe_sets()
+    print(f"probe train {len(train)} clips ({sum(len(a) for a, _ in train) / 16000 / 60:.1f} min), "
+          f"eval {len(heldout)} clips of deeply-read-speech")
+    encoders = {"teacher (whisper-base)": teacher_encoder()}
+    if args.init:
+        encoders[f"transplant ({args.init})"] = wav2vec2_encoder(args.init)
+    for directory in args.student:
+        encoders[f"student ({directory})"] = wav2vec2_encoder(directory)
+    results = {}
+    references = [t for _, t in heldout]
+    for name, encode in encoders.items():
+        train_feats, eval_feats = features(encode, train), features(encode, heldout)
+        probe, steps = train_probe(train_feats, [t for _, t in train], args.minutes, codec)
+        hypotheses = read(probe, eval_feats, codec)
+        rates = error_rates(references, hypotheses)
+        results[name] = {"cer_nospace": rates["cer_nospace"], "jer": rates["jer"], "probe_steps": steps,
+                         "examples": [{"reference": r, "hypothesis": h} for r, h in zip(references[:5], hypotheses[:5])]}
+        print(f"{name:60s} CER(no spaces) {rates['cer_nospace']:.3f}  JER {rates['jer']:.3f}  ({steps} probe steps)",
+              flush=True)
+    teacher = results["teacher (whisper-base)"]["cer_nospace"]
+    for name, result in results.items():
+        result["ratio_to_teacher"] = result["cer_nospace"] / teacher
+        if name.startswith("student"):
+            verdict = "passes" if result["ratio_to_teacher"] <= GATE else "misses"
+            print(f"{name}: {result['ratio_to_teacher']:.2f}x the teacher's CER: {verdict} the {GATE}x gate")
+    write_json(RESULTS_DIR / "probe.json", {"minutes": args.minutes, "train_clips": len(train), "eval_clips": len(heldout),
+                              "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

