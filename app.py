@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
                     max_zip_members=args.max_zip_members, max_zip_bytes=int(args.max_zip_mb * 2**20),
                     max_file_size=args.max_file_size)
     store = ModelStore(resolve_model_source(args.model), limits, args.compare_model)
-    store.preload()
+    try:
+        store.preload()  # a model that cannot be served fails here, in one line
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
     i18n = make_i18n(limits)
     app = build_app(store, limits, args.runs_dir, i18n, model_concurrency=args.concurrency)
     # Local fonts only (no web fonts to fetch); NanumGothic renders Hangul.

@@ -75,7 +75,7 @@ def parse_args(argv):
 def our_config(preset: str, args, steps: int) -> dict:
     """The preset's defaults (as distributed.train uses them) plus bench settings: log every step,
     no evaluation or checkpoint inside the timed window."""
-    from distributed.train import PRESET_DEFAULTS
+    from distributed.config import PRESET_DEFAULTS
 
     return {**PRESET_DEFAULTS[preset], "log_every": 1, "eval_every": 10**9, "checkpoint_every": 10**9,
             "threads_per_worker": args.threads, "cpus_per_worker": 1, "loader_workers": 1,
@@ -221,7 +221,7 @@ def hf_worker(spec_file: Path) -> None:
     from data_utils.batching import DynamicBatchSampler, load_dataset
     from data_utils.labels import LabelSet
     from data_utils.manifest import read_manifest
-    from distributed.train import PRESET_DEFAULTS
+    from distributed.config import PRESET_DEFAULTS
     from model.codec import JamoCodec
     from model.config import encoder_config
 
@@ -306,7 +306,7 @@ def sampler_epoch(manifest: Path, preset: str) -> tuple[int, float]:
     batch size (from the manifest's durations; the loop measures the decoded audio)."""
     from data_utils.batching import DynamicBatchSampler
     from distributed.config import TrainConfig
-    from distributed.train import PRESET_DEFAULTS
+    from distributed.config import PRESET_DEFAULTS
 
     sampler = DynamicBatchSampler(manifest_samples(manifest), PRESET_DEFAULTS[preset]["batch_seconds"],
                                   seed=TrainConfig.seed)

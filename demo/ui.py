@@ -69,6 +69,8 @@ def _transcribe_tab(transcriber: Transcriber, i18n: gr.I18n, run_model: dict) ->
         with gr.Column():
             text = gr.Textbox(label=i18n("transcript"), lines=2, buttons=["copy"], elem_id="transcript")
             jamo = gr.Textbox(label=i18n("jamo"), lines=2, elem_id="jamo")
+            if not transcriber.heads:
+                gr.Markdown(i18n("asr_only"), elem_id="asr-only")
             with gr.Row():
                 labels = [gr.Label(label=i18n(f"head_{head}"), num_top_classes=5, elem_id=f"label-{head}")
                           for head in transcriber.heads]

@@ -8,6 +8,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# Each preset's training defaults, beneath a config file and the command-line flags.
+PRESET_DEFAULTS = {
+    # Tests: a few seconds per step on a CPU.
+    "tiny": dict(batch_seconds=16.0, warmup_steps=10, eval_every=20, checkpoint_every=10, log_every=5),
+    # The bundled demo model (see README): from scratch on a 2-core CPU.
+    # Fixed task weights: uncertainty weighting let the heads' easy losses halve the CTC weight.
+    "demo": dict(batch_seconds=40.0, warmup_steps=300, lr_encoder=2e-3, lr_heads=2e-3, eval_every=500,
+                 checkpoint_every=100, log_every=20, eval_max_utterances=200,
+                 multitask={"loss_weighting": "fixed", "task_weights": {"ctc": 1.0, "age": 0.3, "gender": 0.5, "accent": 0.3}}),
+    # Fine-tuning a pretrained wav2vec2-base-sized checkpoint on GPUs.
+    "base": dict(batch_seconds=200.0, warmup_steps=500, lr_encoder=3e-5, lr_heads=1e-3, amp="bf16",
+                 freeze_feature_encoder=True, eval_every=1000, checkpoint_every=500, log_every=50,
+                 encoder_overrides={"mask_time_prob": 0.05, "layerdrop": 0.05}),
+    # Fine-tuning the whisper-initialised student (model.whisper_init, distributed.distill) on a
+    # CPU: its front end was distilled, so it stays frozen; distillation saved it with dropout
+    # and SpecAugment off, so they are set again here.
+    "whisper": dict(batch_seconds=60.0, warmup_steps=100, lr_encoder=1e-4, lr_heads=1e-3,
+                    freeze_feature_encoder=True, eval_every=100, checkpoint_every=50, log_every=10,
+                    eval_max_utterances=100,
+                    multitask={"loss_weighting": "fixed", "task_weights": {"ctc": 1.0, "age": 0.3, "gender": 0.3, "accent": 0.3}},
+                    encoder_overrides={"mask_time_prob": 0.05, "mask_time_length": 5, "hidden_dropout": 0.05,
+                                       "attention_dropout": 0.05, "feat_proj_dropout": 0.05}),
+}
+
+
 @dataclass
 class TrainConfig:
     train: str = ""

@@ -1,8 +1,8 @@
 """Train the multi-task model with Ray Train.
 
     python -m distributed.train --train train.csv --valid valid.csv --output RUN_DIR \\
-        [--preset tiny|demo|base] [--config FILE] [--pretrained PATH_OR_HUB_ID] [--num-workers N] \\
-        [--use-gpu] [--amp bf16|fp16|no] [--max-steps N | --epochs N | --time-budget-min M] [--target-cer C] [--address ADDR]
+        [--preset tiny|demo|base|whisper] [--config FILE] [--pretrained PATH_OR_HUB_ID] [--num-workers N] \\
+        [--use-gpu] [--amp bf16|fp16|no] [--max-steps N | --epochs N] [--time-budget-min M] [--target-cer C] [--address ADDR]
 
 Running the same command again resumes from the latest checkpoint in RUN_DIR. Without an
 address Ray starts a local cluster; `--address` (or RAY_ADDRESS) joins an existing one, and
@@ -19,21 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from distributed.config import TrainConfig
+from distributed.config import PRESET_DEFAULTS, TrainConfig
 
-PRESET_DEFAULTS = {
-    # Tests: a few seconds per step on a CPU.
-    "tiny": dict(batch_seconds=16.0, warmup_steps=10, eval_every=20, checkpoint_every=10, log_every=5),
-    # The bundled demo model (see README): from scratch on a 2-core CPU.
-    # Fixed task weights: uncertainty weighting let the heads' easy losses halve the CTC weight.
-    "demo": dict(batch_seconds=40.0, warmup_steps=300, lr_encoder=2e-3, lr_heads=2e-3, eval_every=500,
-                 checkpoint_every=100, log_every=20, eval_max_utterances=200,
-                 multitask={"loss_weighting": "fixed", "task_weights": {"ctc": 1.0, "age": 0.3, "gender": 0.5, "accent": 0.3}}),
-    # Fine-tuning a pretrained wav2vec2-base-sized checkpoint on GPUs.
-    "base": dict(batch_seconds=200.0, warmup_steps=500, lr_encoder=3e-5, lr_heads=1e-3, amp="bf16",
-                 freeze_feature_encoder=True, eval_every=1000, checkpoint_every=500, log_every=50,
-                 encoder_overrides={"mask_time_prob": 0.05, "layerdrop": 0.05}),
-}
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -129,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", required=True)
     parser.add_argument("--valid")
     parser.add_argument("--output", required=True)
-    parser.add_argument("--preset", choices=["tiny", "demo", "base"], default="demo")
+    parser.add_argument("--preset", choices=list(PRESET_DEFAULTS), default="demo")
     parser.add_argument("--config", help="JSON file of TrainConfig fields")
     parser.add_argument("--pretrained", help="Wav2Vec2 checkpoint (directory or Hub id) for the encoder")
     parser.add_argument("--num-workers", type=int)

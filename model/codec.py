@@ -97,38 +97,54 @@ def jamo_to_text(jamo_text: str) -> str:
     return "".join(out)
 
 
+PAD_CANDIDATES, UNK_CANDIDATES, DELIMITER_CANDIDATES = (PAD, "[PAD]"), (UNK, "[UNK]"), (WORD_DELIMITER, " ")
+
+
 class JamoCodec:
     """Maps text to CTC label ids over the jamo vocabulary and back.
 
     Spaces become the word delimiter `|`; characters outside the vocabulary map to `<unk>`
     (the text normaliser decides beforehand what to do with Latin letters and digits).
+
+    A checkpoint from elsewhere (a Hub `Wav2Vec2ForCTC` over syllables, with `[PAD]`/`[UNK]`)
+    brings its own vocabulary and special tokens: `from_model_dir` reads them, and decoding
+    works the same; only a jamo vocabulary decomposes text before encoding.
     """
 
-    def __init__(self, vocab: list[str] | None = None):
+    def __init__(self, vocab: list[str] | None = None, pad: str = PAD, unk: str | None = UNK,
+                 word_delimiter: str | None = WORD_DELIMITER):
         self.vocab = list(vocab or VOCAB)
         self.token_to_id = {token: i for i, token in enumerate(self.vocab)}
-        self.pad_id = self.token_to_id[PAD]
-        self.unk_id = self.token_to_id[UNK]
-        self.word_delimiter_id = self.token_to_id[WORD_DELIMITER]
+        if pad not in self.token_to_id:
+            raise ValueError(f"the vocabulary has no padding (CTC blank) token {pad!r}")
+        self.pad, self.unk, self.word_delimiter = pad, unk, word_delimiter
+        self.pad_id = self.token_to_id[pad]
+        self.unk_id = self.token_to_id.get(unk)
+        self.word_delimiter_id = self.token_to_id.get(word_delimiter)
+        self.is_jamo = bool(_LEAD_SET & set(self.vocab))
 
     def __len__(self) -> int:
         return len(self.vocab)
 
     def encode(self, text: str) -> list[int]:
         """Text (syllables or jamo) -> label ids; runs of whitespace become one delimiter."""
-        words = text_to_jamo(text).split()
-        jamo_text = WORD_DELIMITER.join(words)
-        return [self.token_to_id.get(char, self.unk_id) for char in jamo_text]
+        words = (text_to_jamo(text) if self.is_jamo else text).split()
+        joined = (self.word_delimiter or " ").join(words)
+        return [i for i in (self.token_to_id.get(char, self.unk_id) for char in joined) if i is not None]
 
     def decode_ids(self, ids) -> str:
-        """Label ids (already collapsed) -> jamo string with spaces between words."""
+        """Label ids (already collapsed) -> the vocabulary's text (jamo for the toolkit's own)
+        with spaces between words; special tokens other than the delimiter are dropped."""
         chars = []
         for i in ids:
             i = int(i)
-            if i == self.pad_id or i < 0:
+            if i == self.pad_id or i < 0 or i >= len(self.vocab):
                 continue
             token = self.vocab[i]
-            chars.append(" " if token == WORD_DELIMITER else ("" if token == UNK else token))
+            if token == self.word_delimiter:
+                chars.append(" ")
+            elif token != self.unk and not (token.startswith(("<", "[")) and token.endswith((">", "]")) and len(token) > 2):
+                chars.append(token)
         return " ".join("".join(chars).split())
 
     def decode(self, ids) -> str:
@@ -143,9 +159,32 @@ class JamoCodec:
 
     @classmethod
     def from_vocab_file(cls, path: str | Path) -> JamoCodec:
-        token_to_id = json.loads(Path(path).read_text(encoding="utf-8"))
-        vocab = [token for token, _ in sorted(token_to_id.items(), key=lambda item: item[1])]
-        return cls(vocab)
+        """The vocabulary of a `vocab.json`, with the special tokens its `tokenizer_config.json`
+        names (beside it), else the first of the usual spellings that it holds."""
+        path = Path(path)
+        vocab = read_vocab(path)
+        config_path = path.with_name("tokenizer_config.json")
+        named = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+
+        def special(key, candidates):
+            value = named.get(key)
+            value = value.get("content") if isinstance(value, dict) else value
+            if value in vocab:
+                return value
+            return next((c for c in candidates if c in vocab), None)
+
+        pad = special("pad_token", PAD_CANDIDATES)
+        if pad is None:
+            raise ValueError(f"{path}: no padding (CTC blank) token among {', '.join(PAD_CANDIDATES)}")
+        return cls(vocab, pad, special("unk_token", UNK_CANDIDATES), special("word_delimiter_token", DELIMITER_CANDIDATES))
+
+
+def read_vocab(path: str | Path) -> list[str]:
+    """The tokens of a `vocab.json` in id order (a nested per-language vocabulary is refused)."""
+    token_to_id = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not all(isinstance(v, int) for v in token_to_id.values()):
+        raise ValueError(f"{path}: not a flat token -> id vocabulary")
+    return [token for token, _ in sorted(token_to_id.items(), key=lambda item: item[1])]
 
 
 def build_processor(codec: JamoCodec, directory: str | Path, sampling_rate: int = 16000):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.codec import PAD, UNK, WORD_DELIMITER, JamoCodec, jamo_to_text
+from model.codec import JamoCodec, jamo_to_text
 
 
 @dataclass
@@ -54,7 +54,8 @@ class BeamDecoder:
         from pyctcdecode import build_ctcdecoder
 
         # pyctcdecode's conventions: "" is the blank, " " the word delimiter.
-        labels = ["" if t == PAD else " " if t == WORD_DELIMITER else "⁇" if t == UNK else t for t in codec.vocab]
+        labels = ["" if t == codec.pad else " " if t == codec.word_delimiter else "⁇" if t == codec.unk else t
+                  for t in codec.vocab]
         self.decoder = build_ctcdecoder(labels, kenlm_model_path=str(kenlm_path) if kenlm_path else None,
                                         alpha=alpha, beta=beta)
         self.beam_width = beam_width

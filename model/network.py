@@ -24,8 +24,8 @@ from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
 from model.channels_last import use_channels_last_convs
-from model.codec import JamoCodec, build_processor
-from model.config import LABELS_NAME, MultiTaskConfig, load_labels, save_labels
+from model.codec import JamoCodec, build_processor, read_vocab
+from model.config import CONFIG_NAME, LABELS_NAME, MultiTaskConfig, load_labels, save_labels
 from model.heads import ClassificationHead, LayerWeighting, SharedLayer
 from model.losses import TaskWeighting, classification_loss, ctc_loss
 from model.pooling import build_pooling, frame_mask
@@ -50,9 +50,10 @@ class MultiTaskHeads(nn.Module):
 
     def __init__(self, hidden_size: int, num_layers: int, config: MultiTaskConfig, labels: dict[str, list[str]]):
         super().__init__()
-        self.layer_weighting = LayerWeighting(num_layers) if config.layer_weighting == "weighted" else None
-        self.pooling = build_pooling(config.pooling, hidden_size)
-        self.shared = SharedLayer(hidden_size, config.shared_dim, config.head_dropout)
+        # An ASR-only model (a Hub checkpoint without heads) has no pooling or shared layer either.
+        self.layer_weighting = LayerWeighting(num_layers) if config.layer_weighting == "weighted" and config.heads else None
+        self.pooling = build_pooling(config.pooling, hidden_size) if config.heads else None
+        self.shared = SharedLayer(hidden_size, config.shared_dim, config.head_dropout) if config.heads else None
         self.heads = nn.ModuleDict({
             name: ClassificationHead(config.shared_dim, config.head_dim, len(labels[name]), config.head_dropout)
             for name in config.heads
@@ -64,6 +65,8 @@ class MultiTaskHeads(nn.Module):
             self.register_buffer(f"class_weights_{name}", torch.tensor(weights, dtype=torch.float32) if weights else None)
 
     def forward(self, hidden_states: tuple[torch.Tensor, ...], mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not self.heads:
+            return {}
         hidden = self.layer_weighting(hidden_states) if self.layer_weighting is not None else hidden_states[-1]
         shared = self.shared(self.pooling(hidden, mask))
         return {name: head(shared) for name, head in self.heads.items()}
@@ -153,6 +156,8 @@ class MultiTaskWav2Vec2(nn.Module):
         safetensors only: a directory that offers only pickled weights is refused."""
         directory = resolve_model_dir(path_or_hub_id)
         weights = require_safetensors(directory)
+        if not (directory / CONFIG_NAME).is_file():
+            return cls._asr_only(directory)
         encoder_config = Wav2Vec2Config.from_json_file(str(directory / "config.json"))
         model = cls(encoder_config, MultiTaskConfig.load(directory), load_labels(directory))
         tensors = load_file(str(weights), device=map_location)
@@ -160,6 +165,23 @@ class MultiTaskWav2Vec2(nn.Module):
         multitask_state = {k[len(MULTITASK_PREFIX):]: v for k, v in tensors.items() if k.startswith(MULTITASK_PREFIX)}
         model.asr.load_state_dict(asr_state, strict=True)
         model.multitask.load_state_dict(multitask_state, strict=True)
+        model.eval()
+        return model
+
+    @classmethod
+    def _asr_only(cls, directory: Path) -> MultiTaskWav2Vec2:
+        """A plain `Wav2Vec2ForCTC` directory (a Hub checkpoint): the CTC model with no heads.
+        A directory that cannot transcribe (no CTC head, no vocabulary) is refused in one line."""
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        architectures = config.get("architectures") or []
+        if "Wav2Vec2ForCTC" not in architectures or not (directory / "vocab.json").is_file():
+            missing = "a CTC head" if "Wav2Vec2ForCTC" not in architectures else "a vocab.json"
+            kind = architectures[0] if architectures else "no architecture named"
+            raise ValueError(f"{directory}: cannot transcribe: {kind} without {missing}; fine-tune it first "
+                             "(python -m distributed.train --pretrained DIR)")
+        with _without_load_report_table():
+            asr = Wav2Vec2ForCTC.from_pretrained(str(directory), use_safetensors=True)
+        model = cls(asr.config, MultiTaskConfig(heads=[]), {}, asr=asr)
         model.eval()
         return model
 
@@ -199,7 +221,7 @@ class MultiTaskWav2Vec2(nn.Module):
             return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
 
         vocab = source_file("vocab.json")
-        ctc_head_kept = vocab is not None and JamoCodec.from_vocab_file(vocab).vocab == codec.vocab
+        ctc_head_kept = vocab is not None and read_vocab(vocab) == codec.vocab
         if not ctc_head_kept:
             self.asr.lm_head.reset_parameters()
         report = {"ctc_head": "loaded" if ctc_head_kept else "fresh"}

@@ -149,8 +149,8 @@ class Predictor:
         from model.network import resolve_model_dir
 
         directory = resolve_model_dir(path_or_hub_id)
-        codec = JamoCodec.from_vocab_file(directory / "vocab.json")
-        return cls(MultiTaskWav2Vec2.from_pretrained(directory), codec, **options)
+        model = MultiTaskWav2Vec2.from_pretrained(directory)  # refuses a directory that cannot transcribe
+        return cls(model, JamoCodec.from_vocab_file(directory / "vocab.json"), **options)
 
     @property
     def heads(self) -> list[str]:
@@ -298,8 +298,11 @@ def main(argv: list[str] | None = None) -> None:
     threads = args.threads or torch.get_num_threads()
     parallel_batches = args.parallel_batches or threads
     torch.set_num_threads(threads_per_batch(threads, parallel_batches))
-    predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision,
-                                          parallel_batches=parallel_batches)
+    try:
+        predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision,
+                                              parallel_batches=parallel_batches)
+    except (ValueError, FileNotFoundError) as error:  # a model that cannot be used: one line, no traceback
+        raise SystemExit(f"error: {error}") from None
     if args.beam_width or args.lm:
         predictor.beam_decoder = BeamDecoder(predictor.codec, args.lm, beam_width=args.beam_width or 32)
     paths = expand_inputs(args.inputs)
