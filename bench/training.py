@@ -305,8 +305,7 @@ def sampler_epoch(manifest: Path, preset: str) -> tuple[int, float]:
     """Our sampler's batch count and padding over the first epoch of `manifest` at the preset's
     batch size (from the manifest's durations; the loop measures the decoded audio)."""
     from data_utils.batching import DynamicBatchSampler
-    from distributed.config import TrainConfig
-    from distributed.config import PRESET_DEFAULTS
+    from distributed.config import PRESET_DEFAULTS, TrainConfig
 
     sampler = DynamicBatchSampler(manifest_samples(manifest), PRESET_DEFAULTS[preset]["batch_seconds"],
                                   seed=TrainConfig.seed)

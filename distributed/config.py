@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 # Each preset's training defaults, beneath a config file and the command-line flags.
 PRESET_DEFAULTS = {
     # Tests: a few seconds per step on a CPU.

@@ -22,7 +22,6 @@ from pathlib import Path
 from distributed.config import PRESET_DEFAULTS, TrainConfig
 
 
-
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """Preset defaults < config file < command-line flags."""
     values = dict(PRESET_DEFAULTS.get(args.preset, {}))

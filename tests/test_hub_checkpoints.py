@@ -4,8 +4,8 @@ layouts Korean users download from the Hub (syllable vocabularies, `[PAD]`/`[UNK
 
 import json
 import subprocess
-import urllib.request
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
