@@ -39,11 +39,12 @@ def _decode_row(row: dict, codec: JamoCodec, labels: LabelSet, normalizer: TextN
 
 
 def load_dataset(manifest, labels: LabelSet, cache_dir=None, num_proc: int = 1, codec: JamoCodec | None = None,
-                 normalizer: TextNormalizer | None = None, max_seconds: float = 30.0):
+                 normalizer: TextNormalizer | None = None, max_seconds: float = 30.0, min_samples: int = 0):
     """A `datasets.Dataset` of decoded audio and encoded targets for one manifest.
 
-    Rows whose audio cannot be loaded or whose text is empty after normalisation are left out
-    of the returned dataset and listed in `dataset.info.description` (JSON) with the reason.
+    Rows whose audio cannot be loaded, is shorter than `min_samples` (the model's receptive
+    field: its conv front end cannot run on less), or whose text is empty after normalisation
+    are left out of the returned dataset and listed in `dataset.skipped` with the reason.
     """
     import datasets
 
@@ -71,9 +72,13 @@ def load_dataset(manifest, labels: LabelSet, cache_dir=None, num_proc: int = 1, 
                           num_proc=num_proc if num_proc > 1 else None, cache_file_name=str(cache_file),
                           desc=f"decoding {manifest.name}")
     errors = [(i, e) for i, e in enumerate(dataset["error"]) if e]
+    failed = {i for i, _ in errors}
+    short = [i for i, n in enumerate(dataset["length"]) if n < min_samples and i not in failed]
     empty = [i for i, n in enumerate(dataset["text"]) if not n]
-    keep = sorted(set(range(len(dataset))) - {i for i, _ in errors} - set(empty))
+    keep = sorted(set(range(len(dataset))) - failed - set(short) - set(empty))
     skipped = [{"row": i, "path": frame["path"][i], "reason": e} for i, e in errors]
+    skipped += [{"row": i, "path": frame["path"][i], "reason": f"shorter than the model's receptive field "
+                 f"({min_samples} samples)"} for i in short]
     skipped += [{"row": i, "path": frame["path"][i], "reason": "empty transcript after normalisation"} for i in empty]
     if len(keep) < len(dataset):
         dataset = dataset.select(keep)

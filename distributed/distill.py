@@ -42,6 +42,7 @@ from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
 from data_utils.batching import normalize_waveform
 from data_utils.manifest import read_manifest
 from distributed.state_io import load_state, save_state
+from model.config import receptive_field
 from model.whisper import SAMPLES_PER_FRAME, WhisperAudioEncoder, load_whisper_encoder
 
 PROGRESS_NAME = "progress.json"
@@ -115,10 +116,7 @@ class CropSampler:
 
 def teacher_shift(student_config) -> int:
     """Whole frames between a student frame's centre and the teacher frame of the same index."""
-    field = 1
-    for kernel, stride in zip(reversed(student_config.conv_kernel), reversed(student_config.conv_stride)):
-        field = (field - 1) * stride + kernel
-    return round(field / 2 / SAMPLES_PER_FRAME)
+    return round(receptive_field(student_config) / 2 / SAMPLES_PER_FRAME)
 
 
 def layer_losses(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...], shift: int) -> list[torch.Tensor]:

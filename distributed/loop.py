@@ -219,15 +219,15 @@ def train_func(config_dict: dict) -> None:
     # Data: the driver has already decoded and cached both manifests, so this is a memory map.
     codec = JamoCodec()
     labels = LabelSet.load(output / "labels.json")
-    train_set = load_dataset(config.train, labels, num_proc=1, max_seconds=config.max_seconds)
-    valid_set = load_dataset(config.valid, labels, num_proc=1, max_seconds=config.max_seconds) if config.valid else None
+    limits = dict(num_proc=1, max_seconds=config.max_seconds, min_samples=config.min_samples())
+    train_set = load_dataset(config.train, labels, **limits)
+    valid_set = load_dataset(config.valid, labels, **limits) if config.valid else None
     sampler = DynamicBatchSampler(train_set.lengths, config.batch_seconds, seed=config.seed, rank=rank,
                                   world_size=world_size, max_batch_size=config.max_batch_size)
-    batches_per_epoch = len(sampler)
     if config.max_steps:
         total_steps = config.max_steps
-    elif config.epochs:
-        total_steps = math.ceil(config.epochs * batches_per_epoch / config.grad_accum)
+    elif config.epochs:  # for the schedule: epoch 0's batch count stands for every epoch's
+        total_steps = math.ceil(config.epochs * len(sampler) / config.grad_accum)
     else:  # a time budget alone: keep the learning rate flat after warm-up
         total_steps = 10**9
 
@@ -301,6 +301,9 @@ def train_func(config_dict: dict) -> None:
                          pin_memory=device.type == "cuda")
     while not done:
         sampler.set_epoch(progress["epoch"], start_batch=progress["batch_in_epoch"])
+        # Length grouping with jitter gives each epoch its own batch count (106, 105, 106...):
+        # the last accumulation window of this epoch closes on this epoch's last batch.
+        epoch_batches = progress["batch_in_epoch"] + len(sampler)
         if config.log_data_order:
             record_data_order(output, rank, progress, list(sampler))
         fetch_start = time.perf_counter()
@@ -309,7 +312,7 @@ def train_func(config_dict: dict) -> None:
             compute_start = time.perf_counter()
             progress["batch_in_epoch"] += 1
             micro = (progress["batch_in_epoch"] - 1) % config.grad_accum
-            last_micro = micro == config.grad_accum - 1 or progress["batch_in_epoch"] == batches_per_epoch
+            last_micro = micro == config.grad_accum - 1 or progress["batch_in_epoch"] == epoch_batches
             if config.fail_at_step is not None and progress["step"] == config.fail_at_step and rank == world_size - 1 \
                     and not (output / ".fault-injected").exists():
                 (output / ".fault-injected").write_text("1")

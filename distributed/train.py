@@ -48,7 +48,8 @@ def prepare_run(config: TrainConfig) -> None:
         labels = LabelSet.fit(read_manifest(config.train))
         labels.save(labels_path)
     for manifest in filter(None, [config.train, config.valid]):
-        dataset = load_dataset(manifest, labels, num_proc=config.decode_num_proc, max_seconds=config.max_seconds)
+        dataset = load_dataset(manifest, labels, num_proc=config.decode_num_proc, max_seconds=config.max_seconds,
+                               min_samples=config.min_samples())
         for item in dataset.skipped:
             print(f"{manifest}: skipped {item['path']}: {item['reason']}", file=sys.stderr)
         print(f"{manifest}: {len(dataset)} utterances, {dataset.lengths.sum() / SAMPLE_RATE / 3600:.2f} h", file=sys.stderr)

@@ -95,3 +95,12 @@ def encoder_config(preset: str, vocab_size: int, pad_token_id: int = 0, **overri
     settings.update(ENCODER_PRESETS[preset])
     settings.update(overrides)
     return Wav2Vec2Config(**settings)
+
+
+def receptive_field(encoder_config) -> int:
+    """Samples one output frame of the conv front end sees: the shortest input it accepts."""
+    field, jump = 1, 1
+    for kernel, stride in zip(encoder_config.conv_kernel, encoder_config.conv_stride):
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field

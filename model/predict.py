@@ -27,6 +27,7 @@ import torch
 from data_utils.audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, load_audio
 from data_utils.batching import normalize_waveform
 from model.codec import JamoCodec
+from model.config import receptive_field
 from model.decoding import BeamDecoder, Transcript, greedy_decode
 from model.network import MultiTaskWav2Vec2
 
@@ -104,15 +105,6 @@ def threads_per_batch(threads: int, parallel_batches: int) -> int:
     return max(1, threads // parallel_batches)
 
 
-def min_input_samples(encoder_config) -> int:
-    """The shortest input the conv front end accepts: the receptive field of one frame."""
-    field, jump = 1, 1
-    for kernel, stride in zip(encoder_config.conv_kernel, encoder_config.conv_stride):
-        field += (kernel - 1) * jump
-        jump *= stride
-    return field
-
-
 class Predictor:
     """Loads a model once and predicts for arrays or files; safe to share between threads."""
 
@@ -142,7 +134,7 @@ class Predictor:
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
         self.beam_decoder = beam_decoder
         self.parallel_batches = parallel_batches
-        self.min_samples = min_input_samples(self.model.encoder_config)
+        self.min_samples = receptive_field(self.model.encoder_config)
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id, **options) -> Predictor:

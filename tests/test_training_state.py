@@ -83,3 +83,50 @@ def test_a_run_removes_the_staging_folders_of_a_crashed_save(tmp_path, monkeypat
     except Stop:
         pass
     assert not list(output.glob(".staging-*")) and (output / "keep.txt").exists()
+
+
+def noise_corpus(folder, lengths, text="가나 다라"):
+    """A manifest of noise clips of the given lengths in samples (training only needs shapes)."""
+    import numpy as np
+
+    from data_utils.audio import write_wav
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    rows = ["path,text,gender"]
+    for i, n in enumerate(lengths):
+        write_wav(folder / f"{i:03d}.wav", rng.normal(0, 0.1, int(n)).astype(np.float32))
+        rows.append(f"{i:03d}.wav,{text},{'female' if i % 2 else 'male'}")
+    (folder / "train.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder / "train.csv"
+
+
+def test_each_epochs_last_accumulation_window_closes_on_its_own_last_batch(tmp_path):
+    import json
+    import math
+
+    import numpy as np
+
+    from tests.training_runs import records, run_training
+
+    # 60 clips whose length-grouped batches number 17, 17, 18 in epochs 0, 1, 2 (seed 0, 3.3 s).
+    lengths = (np.random.default_rng(2).uniform(0.3, 1.2, 60) * 16000).astype(int)
+    manifest = noise_corpus(tmp_path / "corpus", lengths)
+    output = tmp_path / "run"
+    run_training(manifest, output, "--no-ray", "--max-steps", "30", config={
+        "grad_accum": 2, "batch_seconds": 3.3, "log_data_order": True, "eval_every": 1000, "checkpoint_every": 1000,
+        "log_every": 1, "loader_workers": 0, "threads_per_worker": 1, "warmup_steps": 1})
+    epochs = [json.loads(line) for line in (output / "data_order" / "rank0.jsonl").read_text().splitlines()]
+    counts = [len(e["batches"]) for e in epochs][:3]  # the fourth epoch is cut short by max-steps
+    assert len(set(counts)) > 1, counts  # the case this test is about
+    steps = [r["epoch"] for r in records(output) if "loss_ctc" in r]
+    assert [steps.count(e) for e in range(3)] == [math.ceil(n / 2) for n in counts]
+
+
+def test_clips_shorter_than_the_front_end_are_left_out_with_a_reason(tmp_path):
+    from tests.training_runs import run_training
+
+    manifest = noise_corpus(tmp_path / "corpus", [100] + [16000] * 5)
+    done = run_training(manifest, tmp_path / "run", "--no-ray", "--max-steps", "2", config={
+        "batch_seconds": 4.0, "eval_every": 1000, "loader_workers": 0, "threads_per_worker": 1})
+    assert "000.wav: shorter than the model's receptive field" in done.stderr
