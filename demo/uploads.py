@@ -49,11 +49,12 @@ def _check_count(recordings: list[Recording], limits: Limits) -> None:
 def check_total_duration(recordings: list[Recording], limits: Limits,
                          progress: Callable[[int, int], None] | None = None) -> float:
     """Total seconds of audio (header only where possible); `LimitExceeded` above the batch cap.
-    Unreadable files count as zero here: they become error rows, not a refusal of the batch."""
+    Unreadable files, and files over the per-file limit (never decoded past it), count as zero
+    here: they become error rows, not a refusal of the batch."""
     total = 0.0
     for done, recording in enumerate(recordings, start=1):
         try:
-            total += audio_info(recording.path).duration
+            total += audio_info(recording.path, max_seconds=limits.max_seconds).duration
         except (AudioError, OSError):
             pass
         if total > limits.max_batch_seconds:

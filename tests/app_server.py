@@ -92,6 +92,11 @@ def make_runs_dir(root: Path) -> Path:
     return root
 
 
+def shared_app_pid() -> int:
+    """The process id of the session's app (after `shared_app`)."""
+    return _shared["pid"]
+
+
 def shared_app(tmp_path_factory) -> tuple[str, Path]:
     """(URL, runs folder) of the session's app, started on first use."""
     if "url" not in _shared:
@@ -99,6 +104,6 @@ def shared_app(tmp_path_factory) -> tuple[str, Path]:
         workdir = tmp_path_factory.mktemp("app")
         runs = make_runs_dir(workdir / "runs")
         context = running_app(model, workdir, "--runs-dir", str(runs), *SHARED_ARGS)
-        _shared["url"], _shared["runs"] = context.__enter__()[0], runs
+        (_shared["url"], _shared["pid"]), _shared["runs"] = context.__enter__(), runs
         atexit.register(context.__exit__, None, None, None)
     return _shared["url"], _shared["runs"]

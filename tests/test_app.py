@@ -252,6 +252,32 @@ def test_batch_with_a_corrupt_file_and_a_zip(client, tmp_path, references):
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/")
 
 
+def test_a_long_webm_is_never_decoded_whole(client, tmp_path):
+    # 15 minutes of speech-like sound in 0.7 MB of opus: under the upload limit, far over the
+    # per-recording one. Decoding it whole took 331 MB of the server's memory.
+    import subprocess
+
+    import psutil
+    from gradio_client import handle_file
+
+    from tests.app_server import shared_app_pid
+
+    webm = tmp_path / "lecture.webm"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=220:sample_rate=16000",
+                    "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.05:sample_rate=16000", "-filter_complex",
+                    "amix=inputs=2", "-t", "900", "-c:a", "libopus", "-b:a", "6k", str(webm)], check=True)
+    assert webm.stat().st_size < 1_000_000
+    server = psutil.Process(shared_app_pid())
+    before = server.memory_info().rss
+    summary, table, _, _ = client.predict([handle_file(str(webm)), handle_file(str(CLIPS[0]))], None,
+                                          api_name="/analyze_batch")
+    grown = server.memory_info().rss - before
+    frame = pd.DataFrame(table["data"], columns=table["headers"])
+    errors = dict(zip(frame["file"], frame["error"]))
+    assert "too long" in errors["lecture.webm"] and errors[CLIPS[0].name] == ""
+    assert grown < 100 * 2**20, f"the server grew by {grown / 2**20:.0f} MB"
+
+
 def test_batch_limits_give_clear_messages(client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
