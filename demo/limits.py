@@ -80,16 +80,20 @@ def extract_zip(path: Path, destination_root: Path, limits: Limits, byte_budget:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
-        raise LimitExceeded("zip_unreadable", name=Path(path).name, reason=str(error)) from None
+        reason = str(error) if isinstance(error, zipfile.BadZipFile) else error.strerror or type(error).__name__
+        raise LimitExceeded("zip_unreadable", name=Path(path).name, reason=reason) from None
     with archive:
         members = check_zip(archive, limits, budget)
         target = Path(tempfile.mkdtemp(prefix="zip-", dir=destination_root))
         extracted = []
-        for info in members:
-            out = target.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
-            out.parent.mkdir(parents=True, exist_ok=True)
+        for index, info in enumerate(members):
+            # Each member goes to a flat file named by the server: a member's own name (300
+            # characters, a folder component too long, `x.wav` beside `x.wav/y.wav`) never
+            # becomes a path here, so it can fail no file system call; the user keeps its name.
+            name = PurePosixPath(info.filename.replace("\\", "/"))
+            out = target / f"{index:05d}{name.suffix.lower()[:8]}"
             budget = _copy_member(archive, info, out, budget, limits)
-            extracted.append((PurePosixPath(info.filename.replace("\\", "/")).as_posix(), out))
+            extracted.append((name.as_posix(), out))
     return extracted
 
 
@@ -103,7 +107,9 @@ def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: Path, bud
                     raise LimitExceeded("zip_too_large", megabytes=limits.max_zip_bytes / 2**20 + 1,
                                         limit=limits.max_zip_bytes / 2**20)
                 sink.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError, EOFError) as error:
+    except OSError as error:  # its message would name the server's file: give only the cause
+        raise LimitExceeded("zip_unreadable", name=info.filename, reason=error.strerror or type(error).__name__) from None
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as error:
         # Bad CRC, encrypted member, unsupported compression, truncated data.
         raise LimitExceeded("zip_unreadable", name=info.filename, reason=str(error)) from None
     return budget

@@ -278,6 +278,19 @@ def test_a_long_webm_is_never_decoded_whole(client, tmp_path):
     assert grown < 100 * 2**20, f"the server grew by {grown / 2**20:.0f} MB"
 
 
+def test_zip_members_with_awkward_names_are_rows_named_by_the_member(client, tmp_path):
+    from gradio_client import handle_file
+
+    audio = CLIPS[0].read_bytes()
+    names = ["x" * 300 + ".wav", "d" * 300 + "/inner.wav", "x.wav", "x.wav/y.wav"]
+    archive = _zip(tmp_path / "awkward.zip", {name: audio for name in names})
+    summary, table, _, _ = client.predict([handle_file(str(archive))], None, api_name="/analyze_batch")
+    frame = pd.DataFrame(table["data"], columns=table["headers"])
+    assert frame["file"].tolist() == [f"awkward.zip/{name}" for name in names]
+    assert (frame["error"] == "").all() and frame["transcript"].str.len().min() > 0
+    assert "/tmp" not in summary + frame.to_string()
+
+
 def test_batch_limits_give_clear_messages(client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
