@@ -132,13 +132,15 @@ class DynamicBatchSampler(Sampler[list[int]]):
     same number of batches (needed for DDP and for equal `ray.train.report` calls)."""
 
     def __init__(self, lengths, max_batch_seconds: float, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 shuffle: bool = True, sample_rate: int = SAMPLE_RATE, max_batch_size: int | None = None):
+                 shuffle: bool = True, sample_rate: int = SAMPLE_RATE, max_batch_size: int | None = None,
+                 equal_lengths: bool = False):
         self.lengths = np.asarray(lengths, dtype=np.int64)
         if len(self.lengths) < world_size:
             raise ValueError(f"{len(self.lengths)} samples cannot be shared by {world_size} ranks")
         self.max_samples = int(max_batch_seconds * sample_rate)
         self.seed, self.rank, self.world_size, self.shuffle = seed, rank, world_size, shuffle
         self.max_batch_size = max_batch_size
+        self.equal_lengths = equal_lengths  # for encoders whose output padding changes (group norm)
         self.epoch, self.start_batch = 0, 0
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
@@ -156,6 +158,7 @@ class DynamicBatchSampler(Sampler[list[int]]):
         for index in order.tolist():
             longest = max(current_max, int(self.lengths[index]))
             full = self.max_batch_size is not None and len(current) >= self.max_batch_size
+            full = full or (self.equal_lengths and bool(current) and int(self.lengths[index]) != current_max)
             if current and (longest * (len(current) + 1) > self.max_samples or full):
                 batches.append(current)
                 current, longest = [], int(self.lengths[index])

@@ -92,18 +92,15 @@ class TrainConfig:
             raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         return cls(**data)
 
-    def min_samples(self) -> int:
-        """The shortest utterance the run's encoder accepts (its receptive field), from the
-        pretrained checkpoint's config or the preset's."""
+    def encoder_config(self):
+        """The run's encoder configuration: the pretrained checkpoint's, or the preset's."""
         from transformers import Wav2Vec2Config
 
-        from model.config import encoder_config, receptive_field
+        from model.config import encoder_config
 
         if self.pretrained:
-            encoder = Wav2Vec2Config.from_pretrained(self.pretrained, **self.encoder_overrides)
-        else:
-            encoder = encoder_config(self.preset, vocab_size=1, **self.encoder_overrides)
-        return receptive_field(encoder)
+            return Wav2Vec2Config.from_pretrained(self.pretrained, **self.encoder_overrides)
+        return encoder_config(self.preset, vocab_size=1, **self.encoder_overrides)
 
     @classmethod
     def load(cls, path) -> TrainConfig:

@@ -40,7 +40,7 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
     if max_utterances is not None and max_utterances < len(dataset):
         rows = evaluation_sample(len(dataset), max_utterances)
         dataset, lengths = dataset.select(rows), lengths[rows]
-    sampler = DynamicBatchSampler(lengths, batch_seconds, shuffle=False)
+    sampler = DynamicBatchSampler(lengths, batch_seconds, shuffle=False, equal_lengths=model.needs_equal_lengths)
     heads = tuple(h for h in model.config.heads if h in labels.heads)
     loader = make_loader(dataset, sampler, heads, num_workers=0)
     rows = []

@@ -36,8 +36,8 @@ from distributed.checkpoint import (
 from distributed.config import TrainConfig
 from distributed.evaluate import run_evaluation
 from model.codec import JamoCodec
-from model.config import MultiTaskConfig, encoder_config
-from model.network import MultiTaskWav2Vec2
+from model.config import MultiTaskConfig, encoder_config, receptive_field
+from model.network import MultiTaskWav2Vec2, needs_equal_lengths
 
 # --- where the loop runs: a Ray Train worker, or a plain process --------------------------------
 
@@ -219,11 +219,13 @@ def train_func(config_dict: dict) -> None:
     # Data: the driver has already decoded and cached both manifests, so this is a memory map.
     codec = JamoCodec()
     labels = LabelSet.load(output / "labels.json")
-    limits = dict(num_proc=1, max_seconds=config.max_seconds, min_samples=config.min_samples())
+    encoder = config.encoder_config()
+    limits = dict(num_proc=1, max_seconds=config.max_seconds, min_samples=receptive_field(encoder))
     train_set = load_dataset(config.train, labels, **limits)
     valid_set = load_dataset(config.valid, labels, **limits) if config.valid else None
     sampler = DynamicBatchSampler(train_set.lengths, config.batch_seconds, seed=config.seed, rank=rank,
-                                  world_size=world_size, max_batch_size=config.max_batch_size)
+                                  world_size=world_size, max_batch_size=config.max_batch_size,
+                                  equal_lengths=needs_equal_lengths(encoder))
     if config.max_steps:
         total_steps = config.max_steps
     elif config.epochs:  # for the schedule: epoch 0's batch count stands for every epoch's

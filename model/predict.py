@@ -84,13 +84,15 @@ def split_on_silence(audio: np.ndarray, window_seconds: float, top_db: float = 3
     return [audio[a:b] for a, b in cuts if b - a > SAMPLE_RATE // 100]
 
 
-def batches_by_seconds(lengths: list[int], batch_seconds: float) -> list[list[int]]:
-    """Indices sorted by length, grouped so that batch size x longest <= batch_seconds."""
+def batches_by_seconds(lengths: list[int], batch_seconds: float, equal_lengths: bool = False) -> list[list[int]]:
+    """Indices sorted by length, grouped so that batch size x longest <= batch_seconds; with
+    `equal_lengths`, a batch holds clips of one length only (nothing is padded)."""
     limit = int(batch_seconds * SAMPLE_RATE)
     batches, current, longest = [], [], 0
     for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
         candidate = max(longest, lengths[index])
-        if current and candidate * (len(current) + 1) > limit:
+        unequal = equal_lengths and current and lengths[index] != longest
+        if current and (candidate * (len(current) + 1) > limit or unequal):
             batches.append(current)
             current, candidate = [], lengths[index]
         current.append(index)
@@ -196,7 +198,7 @@ class Predictor:
                 chunks.append(chunk)
                 owner.append(i)
         results: list[tuple[Transcript, dict[str, np.ndarray]] | None] = [None] * len(chunks)
-        batches = batches_by_seconds([len(c) for c in chunks], self.batch_seconds)
+        batches = batches_by_seconds([len(c) for c in chunks], self.batch_seconds, self.model.needs_equal_lengths)
         for batch, (transcripts, probabilities) in zip(batches, self._run_batches([[chunks[c] for c in b] for b in batches])):
             for j, c in enumerate(batch):
                 results[c] = (transcripts[j], {h: p[j] for h, p in probabilities.items()})

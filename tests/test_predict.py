@@ -116,3 +116,31 @@ def test_parallel_batches_give_the_same_predictions_in_the_same_order(synth_corp
             assert a.heads[head].probability == pytest.approx(b.heads[head].probability, abs=1e-4)
     with pytest.raises(ValueError, match="parallel_batches"):
         Predictor(model, parallel_batches=0)
+
+
+def group_norm_model(seed=0):
+    import torch
+
+    from model.codec import JamoCodec
+    from model.config import MultiTaskConfig, encoder_config
+    from model.network import MultiTaskWav2Vec2
+
+    torch.manual_seed(seed)
+    config = encoder_config("tiny", len(JamoCodec()), feat_extract_norm="group", do_stable_layer_norm=False)
+    return MultiTaskWav2Vec2(config, MultiTaskConfig(heads=["gender"]), {"gender": ["female", "male"]}).eval()
+
+
+def test_a_group_norm_model_gives_a_clip_the_same_outputs_alone_and_in_company():
+    from data_utils.batching import DynamicBatchSampler
+
+    predictor = Predictor(group_norm_model(), batch_seconds=60.0)
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(0, 0.1, n).astype(np.float32) for n in (9000, 16000, 23000, 16000)]
+    together = predictor.predict_arrays(clips)
+    for clip, batched in zip(clips, together):
+        (alone,) = predictor.predict_arrays([clip])
+        assert batched.heads["gender"].probability == pytest.approx(alone.heads["gender"].probability, abs=1e-6)
+        assert batched.jamo == alone.jamo
+    # Evaluation and training batch the same way: equal lengths only.
+    sampler = DynamicBatchSampler([9000, 16000, 23000, 16000], 60.0, shuffle=False, equal_lengths=True)
+    assert sorted(map(sorted, sampler.all_batches())) == [[0], [1, 3], [2]]
