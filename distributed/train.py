@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     config = build_config(args)
+    if "://" in config.output:
+        # What rank 0 and the driver write (labels, metrics.jsonl, best/, curves, checkpoints
+        # staged before Ray uploads them) goes through the local file system; an object-store
+        # URI would become a folder named `s3:` here. Refused, not half supported.
+        parser.error(f"--output {config.output}: a URI is not supported; use a folder every node mounts "
+                     "(NFS, EFS, FSx, a GCS/S3 FUSE mount) and pass its path")
     config.train, config.valid = str(Path(config.train).resolve()), str(Path(config.valid).resolve()) if config.valid else ""
     config.output = str(Path(config.output).resolve())
     if config.amp == "fp16" and not config.use_gpu:

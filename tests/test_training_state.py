@@ -130,3 +130,16 @@ def test_clips_shorter_than_the_front_end_are_left_out_with_a_reason(tmp_path):
     done = run_training(manifest, tmp_path / "run", "--no-ray", "--max-steps", "2", config={
         "batch_seconds": 4.0, "eval_every": 1000, "loader_workers": 0, "threads_per_worker": 1})
     assert "000.wav: shorter than the model's receptive field" in done.stderr
+
+
+def test_an_object_store_uri_as_run_dir_is_refused_before_anything_is_written(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "distributed.train", "--train", "x.csv", "--output", "s3://bucket/run",
+                           "--no-ray"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 2 and "a URI is not supported" in done.stderr
+    assert not (tmp_path / "s3:").exists()
