@@ -68,6 +68,29 @@ def jamo_for_display(jamo_text: str) -> str:
     return "".join(_visible(char) for char in jamo_text)
 
 
+def syllable_spans(jamo_chars) -> list[tuple[str, int, int]]:
+    """(displayed text, first index, last index) of each syllable that a sequence of jamo (a
+    string or a list of one-character tokens) recomposes into; text that is not jamo passes
+    through one character at a time. `jamo_to_text` is the join of the texts."""
+    out: list[tuple[str, int, int]] = []
+    i, n = 0, len(jamo_chars)
+    while i < n:
+        char = jamo_chars[i]
+        if char in _LEAD_SET and i + 1 < n and jamo_chars[i + 1] in _VOWEL_SET:
+            lead, vowel = char, jamo_chars[i + 1]
+            # A final belongs to this syllable unless it is really the next initial; finals and
+            # initials are distinct code points, so a final here is always ours.
+            tail = jamo_chars[i + 2] if i + 2 < n and jamo_chars[i + 2] in _TAIL_SET else None
+            last = i + 2 if tail else i + 1
+            out.append((jamo.j2h(lead, vowel, tail) if tail else jamo.j2h(lead, vowel), i, last))
+            i = last + 1
+        else:
+            is_jamo = char in _LEAD_SET or char in _VOWEL_SET or char in _TAIL_SET
+            out.append((_visible(char) if is_jamo else char, i, i))
+            i += 1
+    return out
+
+
 def jamo_to_text(jamo_text: str) -> str:
     """Recompose conjoining jamo into syllables for display.
 
@@ -75,26 +98,7 @@ def jamo_to_text(jamo_text: str) -> str:
     Ill-formed input (a medial with no initial, two finals in a row, a lone initial) keeps
     every jamo, each one that cannot join a syllable shown on its own.
     """
-    out: list[str] = []
-    i, n = 0, len(jamo_text)
-    while i < n:
-        char = jamo_text[i]
-        if char in _LEAD_SET and i + 1 < n and jamo_text[i + 1] in _VOWEL_SET:
-            lead, vowel = char, jamo_text[i + 1]
-            tail = None
-            # A final belongs to this syllable unless it is really the next initial; finals and
-            # initials are distinct code points, so a final here is always ours.
-            if i + 2 < n and jamo_text[i + 2] in _TAIL_SET:
-                tail = jamo_text[i + 2]
-            out.append(jamo.j2h(lead, vowel, tail) if tail else jamo.j2h(lead, vowel))
-            i += 3 if tail else 2
-        elif char in _LEAD_SET or char in _VOWEL_SET or char in _TAIL_SET:
-            out.append(_visible(char))
-            i += 1
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+    return "".join(text for text, _, _ in syllable_spans(jamo_text))
 
 
 PAD_CANDIDATES, UNK_CANDIDATES, DELIMITER_CANDIDATES = (PAD, "[PAD]"), (UNK, "[UNK]"), (WORD_DELIMITER, " ")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from model.codec import JamoCodec, jamo_to_text
+from model.timestamps import WordSpan, word_spans
 
 
 @dataclass
 class Transcript:
     text: str  # syllables, for display
     jamo: str  # the model's own output, conjoining jamo with spaces between words
+    words: list[WordSpan] = field(default_factory=list)  # frames and confidence (model.timestamps)
 
 
 def greedy_ids(logits: torch.Tensor, frame_lengths: torch.Tensor, blank_id: int) -> list[list[int]]:
@@ -38,11 +40,14 @@ def greedy_ids(logits: torch.Tensor, frame_lengths: torch.Tensor, blank_id: int)
     return out
 
 
-def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: JamoCodec) -> list[Transcript]:
+def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: JamoCodec, words: bool = False) -> list[Transcript]:
+    """Best-path transcripts; with `words`, each word's frames and confidence as well."""
     transcripts = []
-    for ids in greedy_ids(logits, frame_lengths, codec.pad_id):
+    log_probs = torch.log_softmax(logits.float(), -1) if words else None
+    for i, ids in enumerate(greedy_ids(logits, frame_lengths, codec.pad_id)):
         jamo_text = codec.decode_ids(ids)
-        transcripts.append(Transcript(jamo_to_text(jamo_text), jamo_text))
+        spans = word_spans(log_probs[i], int(frame_lengths[i]), codec) if words else []
+        transcripts.append(Transcript(jamo_to_text(jamo_text), jamo_text, spans))
     return transcripts
 
 
@@ -60,10 +65,22 @@ class BeamDecoder:
                                         alpha=alpha, beta=beta)
         self.beam_width = beam_width
 
-    def decode(self, logits: torch.Tensor, frame_lengths: torch.Tensor) -> list[Transcript]:
+    def decode(self, logits: torch.Tensor, frame_lengths: torch.Tensor, words: bool = False) -> list[Transcript]:
+        """The best beam of each utterance; with `words`, pyctcdecode's frames of each word
+        (no syllable times: the beam aligns words only), and as confidence the mean best-token
+        posterior over those frames."""
         log_probs = torch.log_softmax(logits.float(), -1).cpu().numpy()
         out = []
         for row, n in zip(log_probs, frame_lengths.tolist()):
-            jamo_text = " ".join(self.decoder.decode(np.ascontiguousarray(row[:n]), beam_width=self.beam_width).replace("⁇", "").split())
-            out.append(Transcript(jamo_to_text(jamo_text), jamo_text))
+            text, _, frames, _, _ = self.decoder.decode_beams(np.ascontiguousarray(row[:n]), beam_width=self.beam_width)[0]
+            jamo_text = " ".join(text.replace("⁇", "").split())
+            spans = []
+            if words:
+                peak = np.exp(row[:n].max(-1))
+                for word, (start, end) in frames:
+                    word = word.replace("⁇", "")
+                    if word:
+                        end = max(end, start + 1)
+                        spans.append(WordSpan(jamo_to_text(word), start, end, float(peak[start:end].mean())))
+            out.append(Transcript(jamo_to_text(jamo_text), jamo_text, spans))
         return out

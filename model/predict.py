@@ -1,7 +1,7 @@
 """Batch prediction: many files in, one result per file out, in input order.
 
     python -m model.predict --model DIR INPUT... [--out predictions.csv] [--batch-seconds S] [--precision fp32|int8|bf16]
-                            [--threads T] [--parallel-batches P]
+                            [--threads T] [--parallel-batches P] [--format csv|json|srt|vtt] [--timestamps]
 
 Files are loaded (a file that cannot be read becomes a row with an error), sorted by length,
 grouped into batches of at most S seconds of padded audio and run under
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +39,8 @@ from model.network import MultiTaskWav2Vec2
 # only there and on GPUs.
 PRECISIONS = ("fp32", "int8", "bf16")
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
-CSV_COLUMNS = ["path", "text", "jamo", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob", "duration", "error"]
+CSV_COLUMNS = ["path", "text", "jamo", "confidence", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob",
+               "duration", "error"]
 
 
 @dataclass
@@ -48,6 +51,19 @@ class HeadPrediction:
 
 
 @dataclass
+class Timed:
+    text: str
+    start: float  # seconds from the start of the recording
+    end: float
+    confidence: float  # mean best-path posterior over its frames (model.timestamps)
+
+
+@dataclass
+class Word(Timed):
+    syllables: list[Timed] = field(default_factory=list)
+
+
+@dataclass
 class Prediction:
     path: str = ""
     text: str = ""
@@ -55,9 +71,18 @@ class Prediction:
     heads: dict[str, HeadPrediction] = field(default_factory=dict)
     duration: float = 0.0
     error: str = ""
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float | None:
+        """The utterance's: its words' confidences weighted by their length."""
+        weights = [w.end - w.start for w in self.words]
+        return float(np.average([w.confidence for w in self.words], weights=weights)) if sum(weights) > 0 else None
 
     def row(self) -> dict:
-        row = {"path": self.path, "text": self.text, "jamo": self.jamo, "duration": round(self.duration, 3), "error": self.error}
+        confidence = self.confidence
+        row = {"path": self.path, "text": self.text, "jamo": self.jamo, "duration": round(self.duration, 3), "error": self.error,
+               "confidence": round(confidence, 4) if confidence is not None else ""}
         for head in ("age", "gender", "accent"):
             prediction = self.heads.get(head)
             row[head] = prediction.label if prediction else ""
@@ -67,11 +92,16 @@ class Prediction:
 
 def split_on_silence(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[np.ndarray]:
     """Cut a long recording into chunks of at most `window_seconds`, at pauses where possible."""
+    return [audio[a:b] for a, b in silence_cuts(audio, window_seconds, top_db)]
+
+
+def silence_cuts(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[tuple[int, int]]:
+    """(start, end) samples of `split_on_silence`'s chunks."""
     import librosa
 
     limit = int(window_seconds * SAMPLE_RATE)
     if len(audio) <= limit:
-        return [audio]
+        return [(0, len(audio))]
     intervals = librosa.effects.split(audio, top_db=top_db, frame_length=1024, hop_length=256)
     cuts, start = [], 0
     while len(audio) - start > limit:
@@ -81,7 +111,7 @@ def split_on_silence(audio: np.ndarray, window_seconds: float, top_db: float = 3
         cuts.append((start, cut))
         start = cut
     cuts.append((start, len(audio)))
-    return [audio[a:b] for a, b in cuts if b - a > SAMPLE_RATE // 100]
+    return [(a, b) for a, b in cuts if b - a > SAMPLE_RATE // 100]
 
 
 def batches_by_seconds(lengths: list[int], batch_seconds: float, equal_lengths: bool = False) -> list[list[int]]:
@@ -137,6 +167,7 @@ class Predictor:
         self.beam_decoder = beam_decoder
         self.parallel_batches = parallel_batches
         self.min_samples = receptive_field(self.model.encoder_config)
+        self.frame_seconds = float(np.prod(self.model.encoder_config.conv_stride)) / SAMPLE_RATE  # 20 ms
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id, **options) -> Predictor:
@@ -184,19 +215,21 @@ class Predictor:
     def _decode(self, output) -> tuple[list[Transcript], dict[str, np.ndarray]]:
         logits = output.ctc_logits.float()
         if self.beam_decoder is not None:
-            transcripts = self.beam_decoder.decode(logits, output.frame_lengths)
+            transcripts = self.beam_decoder.decode(logits, output.frame_lengths, words=True)
         else:
-            transcripts = greedy_decode(logits, output.frame_lengths, self.codec)
+            transcripts = greedy_decode(logits, output.frame_lengths, self.codec, words=True)
         probabilities = {h: torch.softmax(v.float(), -1).cpu().numpy() for h, v in output.head_logits.items()}
         return transcripts, probabilities
 
     def predict_arrays(self, arrays: list[np.ndarray]) -> list[Prediction]:
         """16 kHz mono float32 arrays -> predictions (same order)."""
-        chunks, owner = [], []
+        chunks, owner, offsets = [], [], []
         for i, audio in enumerate(arrays):
-            for chunk in split_on_silence(np.asarray(audio, dtype=np.float32), self.window_seconds):
-                chunks.append(chunk)
+            audio = np.asarray(audio, dtype=np.float32)
+            for start, end in silence_cuts(audio, self.window_seconds):
+                chunks.append(audio[start:end])
                 owner.append(i)
+                offsets.append(start / SAMPLE_RATE)
         results: list[tuple[Transcript, dict[str, np.ndarray]] | None] = [None] * len(chunks)
         batches = batches_by_seconds([len(c) for c in chunks], self.batch_seconds, self.model.needs_equal_lengths)
         for batch, (transcripts, probabilities) in zip(batches, self._run_batches([[chunks[c] for c in b] for b in batches])):
@@ -205,9 +238,11 @@ class Predictor:
         # Chunks of one file were appended in time order: join their text, and average their
         # head probabilities weighted by duration.
         texts: list[list[Transcript]] = [[] for _ in arrays]
+        words: list[list[Word]] = [[] for _ in arrays]
         weighted = [{h: np.zeros(len(self.model.labels[h])) for h in self.heads} for _ in arrays]
         for c, (transcript, probabilities) in enumerate(results):
             texts[owner[c]].append(transcript)
+            words[owner[c]] += [self._timed(w, offsets[c]) for w in transcript.words]
             for head, p in probabilities.items():
                 weighted[owner[c]][head] += p * len(chunks[c])
         predictions = []
@@ -220,8 +255,16 @@ class Predictor:
                 heads[head] = HeadPrediction(classes[best], float(p[best]), {c: float(v) for c, v in zip(classes, p)})
             predictions.append(Prediction(
                 text=" ".join(t.text for t in texts[i] if t.text), jamo=" ".join(t.jamo for t in texts[i] if t.jamo),
-                heads=heads, duration=len(audio) / SAMPLE_RATE))
+                heads=heads, duration=len(audio) / SAMPLE_RATE, words=words[i]))
         return predictions
+
+    def _timed(self, span, offset: float) -> Word:
+        """A word's frames as seconds into its recording."""
+        def seconds(frame: int) -> float:
+            return round(offset + frame * self.frame_seconds, 3)
+
+        syllables = [Timed(s.text, seconds(s.start), seconds(s.end), s.confidence) for s in getattr(span, "syllables", [])]
+        return Word(span.text, seconds(span.start), seconds(span.end), span.confidence, syllables)
 
     def predict_files(self, paths: Iterable, progress: Callable[[int], None] | None = None,
                       files_per_round: int = 64) -> list[Prediction]:
@@ -259,15 +302,46 @@ def expand_inputs(inputs: Iterable) -> list[Path]:
     return out
 
 
-def write_predictions(predictions: list[Prediction], out) -> None:
+def write_predictions(predictions: list[Prediction], out, output_format: str = "csv", timestamps: bool = False) -> None:
+    """CSV (one row per file) or JSON Lines (one object per file, each head's distribution, and
+    with `timestamps` every word's and syllable's times and confidence) to a file or "-"."""
     handle = open(out, "w", newline="", encoding="utf-8") if out != "-" else sys.stdout
     try:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(p.row() for p in predictions)
+        if output_format == "json":
+            for p in predictions:
+                record = {**p.row(), "heads": {h: v.distribution for h, v in p.heads.items()}}
+                if timestamps:
+                    record["words"] = [dataclasses.asdict(w) for w in p.words]
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(p.row() for p in predictions)
     finally:
         if handle is not sys.stdout:
             handle.close()
+
+
+def write_subtitles(predictions: list[Prediction], output_format: str, out: str | None) -> list[Path]:
+    """One subtitle file per input (`out/<input name>.srt`); with no `out`, the single input's
+    subtitles on standard output. Files that failed get none (their error is reported)."""
+    from model.subtitles import SUBTITLE_FORMATS, make_cues
+
+    render = SUBTITLE_FORMATS[output_format]
+    if out is None or out == "-":
+        if len(predictions) != 1:
+            raise SystemExit(f"error: --format {output_format} with {len(predictions)} inputs needs --out DIR")
+        sys.stdout.write(render(make_cues(predictions[0].words)))
+        return []
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p in predictions:
+        if not p.error:
+            target = folder / f"{Path(p.path).stem}.{output_format}"
+            target.write_text(render(make_cues(p.words)), encoding="utf-8")
+            written.append(target)
+    return written
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -276,7 +350,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Transcribe files and predict age, gender and accent.")
     parser.add_argument("--model", required=True, help="model directory or Hub id")
     parser.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    parser.add_argument("--out", default="-", help="CSV to write (default: stdout)")
+    parser.add_argument("--out", default=None, help="file to write (csv, json; default: stdout), or the folder "
+                        "for srt/vtt files (default with one input: stdout)")
+    parser.add_argument("--format", choices=["csv", "json", "srt", "vtt"], default="csv", dest="output_format",
+                        help="csv (one row per file), json (JSON Lines), or subtitles per input file")
+    parser.add_argument("--timestamps", action="store_true", help="json: add each word's and syllable's times")
     # Small batches stay in cache: 20 s ran 1.4x faster than 60 s on 2 cores (bench/RESULTS.md).
     parser.add_argument("--batch-seconds", type=float, default=20.0, help="padded audio seconds per batch")
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
@@ -304,7 +382,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("no audio files found in the inputs")
     with tqdm(total=len(paths), unit="file", file=sys.stderr) as bar:
         predictions = predictor.predict_files(paths, progress=bar.update)
-    write_predictions(predictions, args.out)
+    if args.output_format in ("srt", "vtt"):
+        written = write_subtitles(predictions, args.output_format, args.out)
+        if written:
+            print(f"wrote {len(written)} {args.output_format} files to {args.out}", file=sys.stderr)
+    else:
+        write_predictions(predictions, args.out or "-", args.output_format, args.timestamps)
     failed = [p for p in predictions if p.error]
     print(f"{len(predictions)} files, {len(failed)} failed", file=sys.stderr)
     for p in failed:
