@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from demo.allocator import fix_mmap_threshold
+    from model.allocator import fix_mmap_threshold
 
     fix_mmap_threshold()  # before the model and the server allocate anything
     import gradio as gr

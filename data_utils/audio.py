@@ -33,6 +33,14 @@ class AudioError(ValueError):
         super().__init__(f"{path}: {reason}")
 
 
+class AudioTooLong(AudioError):
+    """A file over the length limit (`seconds` is its length as far as it was read)."""
+
+    def __init__(self, path, seconds: float, limit: float):
+        self.seconds, self.limit = seconds, limit
+        super().__init__(path, f"too long: {seconds:.1f} s (limit {limit:.0f} s)")
+
+
 @dataclass
 class AudioInfo:
     duration: float  # seconds
@@ -116,6 +124,13 @@ def _to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 def load_audio(path, max_seconds: float | None = DEFAULT_MAX_SECONDS, allow_silence: bool = False) -> np.ndarray:
     """Load `path` as 16 kHz mono float32 in [-1, 1]; raise `AudioError` with the reason."""
     path = Path(path)
+    if max_seconds is not None:  # an over-long file with a header is refused before it is read
+        try:
+            info = sf.info(str(path))
+        except Exception:
+            info = None
+        if info is not None and info.frames > 0 and info.frames / info.samplerate > max_seconds:
+            raise AudioTooLong(path, info.frames / info.samplerate, max_seconds)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -140,7 +155,7 @@ def load_audio(path, max_seconds: float | None = DEFAULT_MAX_SECONDS, allow_sile
         if audio is None and kind is not None:
             audio, sample_rate = _decode_ffmpeg(path, max_seconds)
     except _TooLong as long:
-        raise AudioError(path, f"too long: {long.seconds:.1f} s (limit {max_seconds:.0f} s)") from None
+        raise AudioTooLong(path, long.seconds, max_seconds) from None
     except FileNotFoundError as error:
         if "ffmpeg" in str(error) or "ffprobe" in str(error):
             raise AudioError(path, "ffmpeg is not installed; it is needed for this format") from None
@@ -162,7 +177,7 @@ def load_audio(path, max_seconds: float | None = DEFAULT_MAX_SECONDS, allow_sile
     samples = _to_mono_16k(audio, sample_rate)
     duration = len(samples) / SAMPLE_RATE
     if max_seconds is not None and duration > max_seconds:
-        raise AudioError(path, f"too long: {duration:.1f} s (limit {max_seconds:.0f} s)")
+        raise AudioTooLong(path, duration, max_seconds)
     if not allow_silence and float(np.abs(samples).max(initial=0.0)) < SILENCE_PEAK:
         raise AudioError(path, "silent: no signal above -80 dBFS")
     return np.clip(samples, -1.0, 1.0)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_utils.audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, load_audio
+from data_utils.audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, AudioTooLong, load_audio
 from data_utils.batching import normalize_waveform
 from model.codec import JamoCodec
 from model.config import receptive_field
@@ -38,6 +38,10 @@ from model.network import MultiTaskWav2Vec2
 # 0.6-0.8 %); bf16 autocast is emulated on CPUs without native bf16 (AMX, AVX512-BF16) and pays off
 # only there and on GPUs.
 PRECISIONS = ("fp32", "int8", "bf16")
+# Files up to this long are loaded whole; longer ones (when the predictor's limit allows them)
+# are streamed through ffmpeg window by window (model.stream).
+IN_MEMORY_SECONDS = DEFAULT_MAX_SECONDS
+CLI_MAX_SECONDS = 3 * 3600.0
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
 CSV_COLUMNS = ["path", "text", "jamo", "confidence", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob",
                "duration", "error"]
@@ -137,6 +141,33 @@ def threads_per_batch(threads: int, parallel_batches: int) -> int:
     return max(1, threads // parallel_batches)
 
 
+def head_prediction(classes: list[str], probabilities: np.ndarray) -> HeadPrediction:
+    best = int(np.argmax(probabilities))
+    return HeadPrediction(classes[best], float(probabilities[best]), {c: float(v) for c, v in zip(classes, probabilities)})
+
+
+def join_pieces(pieces: list[tuple[float, Prediction]], labels: dict[str, list[str]], duration: float) -> Prediction:
+    """One recording's prediction from its windows' (start in seconds, prediction), in time
+    order: texts joined, word times moved to the recording's clock, head probabilities
+    averaged over the windows weighted by their duration."""
+    words, sums = [], {h: np.zeros(len(classes)) for h, classes in labels.items()}
+    for offset, piece in pieces:
+        words += [_shifted(w, offset) for w in piece.words]
+        for head, prediction in piece.heads.items():
+            sums[head] += np.array([prediction.distribution[c] for c in labels[head]]) * piece.duration
+    heads = {h: head_prediction(labels[h], total / max(total.sum(), 1e-12)) for h, total in sums.items()}
+    return Prediction(text=" ".join(p.text for _, p in pieces if p.text), jamo=" ".join(p.jamo for _, p in pieces if p.jamo),
+                      heads=heads, duration=duration, words=words)
+
+
+def _shifted(word: Word, offset: float) -> Word:
+    def move(t: Timed) -> Timed:
+        return Timed(t.text, round(t.start + offset, 3), round(t.end + offset, 3), t.confidence)
+
+    moved = move(word)
+    return Word(moved.text, moved.start, moved.end, moved.confidence, [move(s) for s in word.syllables])
+
+
 class Predictor:
     """Loads a model once and predicts for arrays or files; safe to share between threads."""
 
@@ -166,6 +197,7 @@ class Predictor:
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
         self.beam_decoder = beam_decoder
         self.parallel_batches = parallel_batches
+        self.show_progress = False  # a console progress bar for streamed recordings (the CLI sets it)
         self.min_samples = receptive_field(self.model.encoder_config)
         self.frame_seconds = float(np.prod(self.model.encoder_config.conv_stride)) / SAMPLE_RATE  # 20 ms
 
@@ -235,33 +267,18 @@ class Predictor:
         for batch, (transcripts, probabilities) in zip(batches, self._run_batches([[chunks[c] for c in b] for b in batches])):
             for j, c in enumerate(batch):
                 results[c] = (transcripts[j], {h: p[j] for h, p in probabilities.items()})
-        # Chunks of one file were appended in time order: join their text, and average their
-        # head probabilities weighted by duration.
-        texts: list[list[Transcript]] = [[] for _ in arrays]
-        words: list[list[Word]] = [[] for _ in arrays]
-        weighted = [{h: np.zeros(len(self.model.labels[h])) for h in self.heads} for _ in arrays]
+        pieces: list[list[tuple[float, Prediction]]] = [[] for _ in arrays]
         for c, (transcript, probabilities) in enumerate(results):
-            texts[owner[c]].append(transcript)
-            words[owner[c]] += [self._timed(w, offsets[c]) for w in transcript.words]
-            for head, p in probabilities.items():
-                weighted[owner[c]][head] += p * len(chunks[c])
-        predictions = []
-        for i, audio in enumerate(arrays):
-            heads = {}
-            for head, total in weighted[i].items():
-                p = total / max(total.sum(), 1e-12)
-                classes = self.model.labels[head]
-                best = int(p.argmax())
-                heads[head] = HeadPrediction(classes[best], float(p[best]), {c: float(v) for c, v in zip(classes, p)})
-            predictions.append(Prediction(
-                text=" ".join(t.text for t in texts[i] if t.text), jamo=" ".join(t.jamo for t in texts[i] if t.jamo),
-                heads=heads, duration=len(audio) / SAMPLE_RATE, words=words[i]))
-        return predictions
+            heads = {h: head_prediction(self.model.labels[h], p) for h, p in probabilities.items()}
+            piece = Prediction(text=transcript.text, jamo=transcript.jamo, heads=heads, duration=len(chunks[c]) / SAMPLE_RATE,
+                               words=[self._timed(w) for w in transcript.words])
+            pieces[owner[c]].append((offsets[c], piece))
+        return [join_pieces(parts, self.model.labels, len(audio) / SAMPLE_RATE) for parts, audio in zip(pieces, arrays)]
 
-    def _timed(self, span, offset: float) -> Word:
-        """A word's frames as seconds into its recording."""
+    def _timed(self, span) -> Word:
+        """A word's frames as seconds into its chunk."""
         def seconds(frame: int) -> float:
-            return round(offset + frame * self.frame_seconds, 3)
+            return round(frame * self.frame_seconds, 3)
 
         syllables = [Timed(s.text, seconds(s.start), seconds(s.end), s.confidence) for s in getattr(span, "syllables", [])]
         return Word(span.text, seconds(span.start), seconds(span.end), span.confidence, syllables)
@@ -277,8 +294,13 @@ class Predictor:
             group_out = [Prediction(path=str(path)) for path in group]
             for slot, path in enumerate(group):
                 try:
-                    arrays.append(load_audio(path, max_seconds=self.max_seconds))
+                    arrays.append(load_audio(path, max_seconds=min(self.max_seconds, IN_MEMORY_SECONDS)))
                     loaded_slots.append(slot)
+                except AudioTooLong:
+                    if self.max_seconds <= IN_MEMORY_SECONDS:
+                        group_out[slot].error = f"too long (limit {self.max_seconds:.0f} s)"
+                    else:  # an hour-long lecture: streamed, a few windows in memory at a time
+                        group_out[slot] = self._predict_long(path)
                 except AudioError as error:
                     group_out[slot].error = error.reason
             for slot, prediction in zip(loaded_slots, self.predict_arrays(arrays) if arrays else []):
@@ -288,6 +310,21 @@ class Predictor:
             if progress:
                 progress(len(group))
         return out
+
+
+    def _predict_long(self, path: Path) -> Prediction:
+        from tqdm import tqdm
+
+        from model.stream import transcribe_long
+
+        with tqdm(desc=path.name, unit="audio s", file=sys.stderr, leave=False, disable=not self.show_progress) as bar:
+            def advance(seconds: float) -> None:
+                bar.update(seconds - bar.n)
+
+            try:
+                return transcribe_long(self, path, self.max_seconds, progress=advance)
+            except AudioError as error:
+                return Prediction(path=str(path), error=error.reason)
 
 
 def expand_inputs(inputs: Iterable) -> list[Path]:
@@ -362,17 +399,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (exact; the default), int8 (dynamic quantisation of the Linear layers; transcripts may "
                              "differ slightly) or bf16 (autocast: for GPUs and CPUs with native bf16)")
+    parser.add_argument("--max-seconds", type=float, default=CLI_MAX_SECONDS,
+                        help="longest recording to transcribe (default 3 h; over 10 min they are streamed)")
     parser.add_argument("--threads", type=int, default=None, help="threads in all (default: one per core)")
     parser.add_argument("--parallel-batches", type=int, default=None,
                         help="batches run at once, sharing the threads (default: one per thread, each batch single-threaded)")
     args = parser.parse_args(argv)
 
+    from model.allocator import fix_mmap_threshold
+
+    fix_mmap_threshold()  # an hour of windows must not creep the heap up batch after batch
     threads = args.threads or torch.get_num_threads()
     parallel_batches = args.parallel_batches or threads
     torch.set_num_threads(threads_per_batch(threads, parallel_batches))
     try:
         predictor = Predictor.from_pretrained(args.model, batch_seconds=args.batch_seconds, precision=args.precision,
-                                              parallel_batches=parallel_batches)
+                                              parallel_batches=parallel_batches, max_seconds=args.max_seconds)
+        predictor.show_progress = True
     except (ValueError, FileNotFoundError) as error:  # a model that cannot be used: one line, no traceback
         raise SystemExit(f"error: {error}") from None
     if args.beam_width or args.lm:

@@ -13,7 +13,7 @@ import pytest
 PROBE = """
 import resource, sys
 import torch
-from demo.allocator import fix_mmap_threshold
+from model.allocator import fix_mmap_threshold
 
 if {fixed} and not fix_mmap_threshold():
     print("unsupported")

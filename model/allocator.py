@@ -1,4 +1,4 @@
-"""Keep a long-running server's resident memory flat under load.
+"""Keep a long-running process's resident memory flat (a server under load, an hour-long transcription).
 
 glibc raises its mmap threshold each time a large block is freed, so after the first requests
 every audio buffer and activation of a later request comes from the heap instead of its own
