@@ -17,7 +17,7 @@ from .compare import Comparer
 from .limits import Limits
 from .model_store import ModelStore
 from .training import TrainingViewer
-from .transcribe import Transcriber
+from .transcribe import Transcriber, show_words
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MODEL_GROUP = "model"
@@ -77,8 +77,13 @@ def _transcribe_tab(transcriber: Transcriber, i18n: gr.I18n, run_model: dict) ->
             with gr.Row():
                 duration = gr.Number(value=None, label=i18n("duration_s"), elem_id="duration")
                 elapsed = gr.Number(value=None, label=i18n("processing_s"), elem_id="elapsed")
-    button.click(transcriber.transcribe, inputs=[audio], outputs=[text, jamo, *labels, duration, elapsed],
-                 api_name="transcribe", **run_model)
+            words = gr.HighlightedText(label=i18n("words"), color_map={"low": "orange"}, show_legend=False,
+                                       combine_adjacent=False, elem_id="words")
+            subtitles = gr.File(label=i18n("download_srt"), interactive=False, elem_id="srt")
+    timed = gr.State()
+    button.click(transcriber.transcribe, inputs=[audio], outputs=[text, jamo, *labels, duration, elapsed, timed],
+                 api_name="transcribe", **run_model).then(show_words, inputs=[timed], outputs=[words, subtitles],
+                                                          api_visibility="private")
 
 
 def _batch_tab(analyzer: BatchAnalyzer, i18n: gr.I18n, run_model: dict) -> None:
