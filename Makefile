@@ -2,7 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
-# System packages: ffmpeg (pydub, containers), espeak-ng (synthetic speech), chromium and a
+# System packages: ffmpeg (containers, long recordings), espeak-ng (synthetic speech), chromium and a
 # Korean font (browser tests), cmake/boost for kenlm.
 APT_PACKAGES := ffmpeg espeak-ng chromium fonts-nanum build-essential cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev libeigen3-dev zlib1g-dev libbz2-dev liblzma-dev
 

@@ -21,6 +21,9 @@ import soxr
 
 SAMPLE_RATE = 16000
 DEFAULT_MAX_SECONDS = 600.0
+# What a folder of recordings is searched for (prepare --source folder, model.predict DIR, the app).
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif",
+                  ".wma")
 SILENCE_PEAK = 1e-4  # below -80 dBFS everywhere: nothing was recorded
 
 

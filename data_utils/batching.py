@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 from pathlib import Path
 
@@ -18,12 +17,11 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
-from data_utils.labels import LabelSet
-from data_utils.manifest import read_manifest
+from data_utils.labels import IGNORE, LabelSet
+from data_utils.manifest import HEADS, read_manifest
 from data_utils.text import TextNormalizer
 from model.codec import JamoCodec
 
-IGNORE = -100
 CACHE_VERSION = 1
 
 
@@ -101,7 +99,7 @@ class Collator:
     lengths (B,) in samples.
     """
 
-    def __init__(self, heads: tuple[str, ...] = ("age", "gender", "accent")):
+    def __init__(self, heads: tuple[str, ...] = HEADS):
         self.heads = heads
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
@@ -202,7 +200,3 @@ def make_loader(dataset, sampler: DynamicBatchSampler, heads: tuple[str, ...], n
 
 def audio_seconds(batch: dict) -> float:
     return float(batch["lengths"].sum()) / SAMPLE_RATE
-
-
-def estimate_steps(total_seconds: float, batch_seconds: float, epochs: float) -> int:
-    return max(1, math.ceil(total_seconds / batch_seconds * epochs))

@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 
+from data_utils.manifest import HEADS
+
 IGNORE = -100
 
 
@@ -31,7 +33,7 @@ class LabelSet:
         return tuple(self.classes)
 
     @classmethod
-    def fit(cls, frame, heads=("age", "gender", "accent"), min_classes: int = 2) -> LabelSet:
+    def fit(cls, frame, heads=HEADS, min_classes: int = 2) -> LabelSet:
         """Learn classes per head from a manifest frame; heads with fewer than `min_classes`
         known values are left out (nothing to learn)."""
         classes = {}

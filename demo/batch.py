@@ -21,7 +21,7 @@ from .figures import batch_figure
 from .i18n import head_name, language, message
 from .limits import LimitExceeded, Limits
 from .model_store import ModelStore
-from .references import ReferenceError, file_key, read_references
+from .references import ReferencesError, file_key, read_references
 from .uploads import Recording, check_total_duration, collect_recordings
 from .workspace import fresh_dir
 
@@ -110,7 +110,7 @@ class BatchAnalyzer:
         workdir = fresh_dir("batch")
         try:
             return self._analyze(files, references, folder, workdir, progress, lang)
-        except (LimitExceeded, ReferenceError) as error:
+        except (LimitExceeded, ReferencesError) as error:
             raise gr.Error(message(error.key, lang, **error.values)) from None
         finally:
             # Unpacked zips are not needed once predictions exist; the CSV stays for download.

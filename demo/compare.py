@@ -13,17 +13,17 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from data_utils.manifest import HEADS
 from distributed.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 
 from .figures import comparison_figure
 from .i18n import head_name, language, message
 from .limits import LimitExceeded, Limits
 from .model_store import ModelStore
-from .references import ReferenceError, file_key, read_references
+from .references import ReferencesError, file_key, read_references
 from .uploads import check_total_duration, collect_recordings
 from .workspace import fresh_dir
 
-HEADS = ("age", "gender", "accent")
 GROUP_ATTRIBUTES = ("gender", "age", "accent")
 MOST_DIFFERENT = 20
 
@@ -124,7 +124,7 @@ class Comparer:
             scores, groups, per_file = score_sets(reference_table, sets)
             figure = comparison_figure(scores, groups, list(HEADS), lang)
             return scores_table(scores, lang), figure, differences_table(reference_table, sets, per_file, lang)
-        except (CompareError, LimitExceeded, ReferenceError) as error:
+        except (CompareError, LimitExceeded, ReferencesError) as error:
             raise gr.Error(message(error.key, lang, **error.values)) from None
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from model.predict import AUDIO_SUFFIXES
+from data_utils.audio import AUDIO_SUFFIXES
 
 CHUNK_BYTES = 1 << 20
 

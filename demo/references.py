@@ -20,7 +20,7 @@ TEXT_COLUMNS = ("text", "transcript", "transcription", "reference", "sentence")
 LABEL_COLUMNS = {"age": normalize_age, "gender": normalize_gender, "accent": normalize_accent}
 
 
-class ReferenceError(ValueError):
+class ReferencesError(ValueError):
     """A references file that cannot be used; `key`/`values` word the message."""
 
     def __init__(self, key: str, **values):
@@ -44,10 +44,10 @@ def read_references(path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ReferenceError("references_unreadable", reason=str(error).splitlines()[0] if str(error) else "") from None
+        raise ReferencesError("references_unreadable", reason=str(error).splitlines()[0] if str(error) else "") from None
     file_column, text_column = _pick(list(frame.columns), FILE_COLUMNS), _pick(list(frame.columns), TEXT_COLUMNS)
     if file_column is None or text_column is None:
-        raise ReferenceError("references_columns", columns=", ".join(frame.columns))
+        raise ReferencesError("references_columns", columns=", ".join(frame.columns))
     normalizer = TextNormalizer()
     out = pd.DataFrame({
         "key": [file_key(p) for p in frame[file_column]],

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_utils.audio import AudioError, audio_info
-from model.predict import AUDIO_SUFFIXES
+from data_utils.audio import AUDIO_SUFFIXES, AudioError, audio_info
 
 from .limits import LimitExceeded, Limits, extract_zip
 

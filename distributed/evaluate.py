@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from data_utils.batching import IGNORE, DynamicBatchSampler, make_loader
-from data_utils.labels import LabelSet
+from data_utils.batching import DynamicBatchSampler, make_loader
+from data_utils.labels import IGNORE, LabelSet
 from distributed.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 from model.codec import JamoCodec
 from model.decoding import greedy_decode

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from data_utils.manifest import HEADS
+
 CONFIG_NAME = "multitask_config.json"
 LABELS_NAME = "labels.json"
 
 
 @dataclass
 class MultiTaskConfig:
-    heads: list[str] = field(default_factory=lambda: ["age", "gender", "accent"])
+    heads: list[str] = field(default_factory=lambda: list(HEADS))
     pooling: Literal["attention", "mean"] = "attention"
     layer_weighting: Literal["weighted", "last"] = "weighted"  # SUPERB-style softmax over layers, or the last
     shared_dim: int = 256

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IGNORE = -100
+from data_utils.labels import IGNORE
 
 
 def ctc_loss(logits: torch.Tensor, frame_lengths: torch.Tensor, labels: torch.Tensor, blank_id: int) -> torch.Tensor:

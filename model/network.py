@@ -297,8 +297,3 @@ def resolve_model_dir(path_or_hub_id) -> Path:
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(str(path_or_hub_id), allow_patterns=["*.json", "*.safetensors", "*.txt"]))
-
-
-def describe(model: MultiTaskWav2Vec2) -> str:
-    n = sum(p.numel() for p in model.parameters())
-    return json.dumps({"parameters": n, "heads": {h: model.labels[h] for h in model.config.heads}}, ensure_ascii=False)

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_utils.audio import DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, AudioTooLong, load_audio
+from data_utils.audio import AUDIO_SUFFIXES, DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, AudioTooLong, load_audio
 from data_utils.batching import normalize_waveform
+from data_utils.manifest import HEADS
 from model.codec import JamoCodec
 from model.config import receptive_field
 from model.decoding import BeamDecoder, Transcript, greedy_decode
@@ -42,7 +43,6 @@ PRECISIONS = ("fp32", "int8", "bf16")
 # are streamed through ffmpeg window by window (model.stream).
 IN_MEMORY_SECONDS = DEFAULT_MAX_SECONDS
 CLI_MAX_SECONDS = 3 * 3600.0
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".webm", ".m4a", ".aac", ".mp4", ".pcm", ".aiff", ".aif", ".wma"}
 CSV_COLUMNS = ["path", "text", "jamo", "confidence", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob",
                "duration", "error"]
 
@@ -87,7 +87,7 @@ class Prediction:
         confidence = self.confidence
         row = {"path": self.path, "text": self.text, "jamo": self.jamo, "duration": round(self.duration, 3), "error": self.error,
                "confidence": round(confidence, 4) if confidence is not None else ""}
-        for head in ("age", "gender", "accent"):
+        for head in [*HEADS, *(h for h in self.heads if h not in HEADS)]:  # a model's own heads too
             prediction = self.heads.get(head)
             row[head] = prediction.label if prediction else ""
             row[f"{head}_prob"] = round(prediction.probability, 4) if prediction else ""
@@ -296,9 +296,9 @@ class Predictor:
                 try:
                     arrays.append(load_audio(path, max_seconds=min(self.max_seconds, IN_MEMORY_SECONDS)))
                     loaded_slots.append(slot)
-                except AudioTooLong:
+                except AudioTooLong as error:
                     if self.max_seconds <= IN_MEMORY_SECONDS:
-                        group_out[slot].error = f"too long (limit {self.max_seconds:.0f} s)"
+                        group_out[slot].error = error.reason
                     else:  # an hour-long lecture: streamed, a few windows in memory at a time
                         group_out[slot] = self._predict_long(path)
                 except AudioError as error:
@@ -351,7 +351,8 @@ def write_predictions(predictions: list[Prediction], out, output_format: str = "
                     record["words"] = [dataclasses.asdict(w) for w in p.words]
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            extra = sorted({h for p in predictions for h in p.heads if h not in HEADS})
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS + [c for h in extra for c in (h, f"{h}_prob")])
             writer.writeheader()
             writer.writerows(p.row() for p in predictions)
     finally:

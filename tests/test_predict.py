@@ -144,3 +144,21 @@ def test_a_group_norm_model_gives_a_clip_the_same_outputs_alone_and_in_company()
     # Evaluation and training batch the same way: equal lengths only.
     sampler = DynamicBatchSampler([9000, 16000, 23000, 16000], 60.0, shuffle=False, equal_lengths=True)
     assert sorted(map(sorted, sampler.all_batches())) == [[0], [1, 3], [2]]
+
+
+def test_a_model_with_its_own_heads_keeps_them_in_the_csv(tmp_path):
+    import torch
+
+    from model.codec import JamoCodec
+    from model.config import MultiTaskConfig, encoder_config
+    from model.network import MultiTaskWav2Vec2
+    from model.predict import write_predictions
+
+    torch.manual_seed(0)
+    labels = {"gender": ["female", "male"], "emotion": ["calm", "angry", "sad"]}
+    model = MultiTaskWav2Vec2(encoder_config("tiny", len(JamoCodec())), MultiTaskConfig(heads=["gender", "emotion"]), labels)
+    predictions = Predictor(model).predict_arrays([np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)])
+    write_predictions(predictions, tmp_path / "p.csv")
+    with open(tmp_path / "p.csv", encoding="utf-8") as f:
+        row = next(csv.DictReader(f))
+    assert row["emotion"] in labels["emotion"] and float(row["emotion_prob"]) > 0 and row["age"] == ""

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from data_utils.audio import AUDIO_SUFFIXES
+
 # Columns a loader fills; `start`,`end` (seconds) only when a row is a segment of a longer file.
 ROW_COLUMNS = ["path", "text", "age", "gender", "accent", "speaker", "source"]
 SEGMENT_COLUMNS = ["start", "end"]
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".pcm", ".aiff", ".aif")
 TEXT_ENCODINGS = ("utf-8-sig", "cp949")  # what Korean corpora and spreadsheet exports come in
 
 

@@ -28,9 +28,9 @@ from data_utils.corpora.common import (
     read_text_file,
 )
 from data_utils.corpora.table import map_columns
+from data_utils.manifest import HEADS
 
 AUDIO_DIRS = ("wav", "wavs", "audio", "flac", "mp3", "clips")
-LABELS = ("age", "gender", "accent")
 
 
 def _unit(path: Path, layout_dirs: set[str]) -> tuple[Path, str]:
@@ -62,7 +62,7 @@ def speaker_labels(table_path: Path, speaker_column: str, columns: str | dict | 
     table = read_table(table_path, delimiter=delimiter, encoding=encoding)
     if speaker_column not in table.columns:
         raise CorpusError(f"{table_path}: no speaker column {speaker_column!r} (have {', '.join(table.columns)})")
-    mapping = {k: v for k, v in map_columns(table, parse_mapping(columns), table_path).items() if k in LABELS}
+    mapping = {k: v for k, v in map_columns(table, parse_mapping(columns), table_path).items() if k in HEADS}
     notes, labels = [], {}
     for speaker, rows in table.groupby(speaker_column, sort=True):
         entry = {}
