@@ -27,9 +27,9 @@ from data_utils.audio import load_audio
 from data_utils.batching import normalize_waveform
 from data_utils.corpora import LOADERS
 from data_utils.text import TextNormalizer
-from distributed.metrics import error_rates
 from model.codec import JamoCodec, jamo_to_text
 from model.decoding import greedy_ids
+from model.metrics import error_rates
 from model.whisper import WhisperAudioEncoder, load_whisper_encoder
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-korean-speech"

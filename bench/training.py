@@ -230,7 +230,7 @@ def hf_worker(spec_file: Path) -> None:
     torch.manual_seed(0)
     defaults = PRESET_DEFAULTS[spec["preset"]]
     labels = LabelSet.fit(read_manifest(spec["manifest"]))
-    dataset = load_dataset(spec["manifest"], labels, max_seconds=30.0)
+    dataset = load_dataset(spec["manifest"], labels, JamoCodec(), max_seconds=30.0)
     # Same audio per step on average: the mean utterance count of our length-grouped batches.
     sampler = DynamicBatchSampler(dataset.lengths, defaults["batch_seconds"], shuffle=False)
     batch_size = max(1, round(len(dataset) / len(sampler.all_batches())))

@@ -20,12 +20,11 @@ from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
 from data_utils.labels import IGNORE, LabelSet
 from data_utils.manifest import HEADS, read_manifest
 from data_utils.text import TextNormalizer
-from model.codec import JamoCodec
 
 CACHE_VERSION = 1
 
 
-def _decode_row(row: dict, codec: JamoCodec, labels: LabelSet, normalizer: TextNormalizer, max_seconds: float) -> dict:
+def _decode_row(row: dict, codec, labels: LabelSet, normalizer: TextNormalizer, max_seconds: float) -> dict:
     try:
         audio = load_audio(row["path"], max_seconds=max_seconds)
         error = ""
@@ -36,9 +35,11 @@ def _decode_row(row: dict, codec: JamoCodec, labels: LabelSet, normalizer: TextN
             **{f"{head}_id": labels.encode(head, row.get(head, "")) for head in labels.heads}}
 
 
-def load_dataset(manifest, labels: LabelSet, cache_dir=None, num_proc: int = 1, codec: JamoCodec | None = None,
+def load_dataset(manifest, labels: LabelSet, codec, cache_dir=None, num_proc: int = 1,
                  normalizer: TextNormalizer | None = None, max_seconds: float = 30.0, min_samples: int = 0):
-    """A `datasets.Dataset` of decoded audio and encoded targets for one manifest.
+    """A `datasets.Dataset` of decoded audio and encoded targets for one manifest. `codec` turns
+    text into label ids (`encode`, and its `vocab` keys the cache): the model's, which the
+    caller knows (`model.codec.JamoCodec`); data_utils stays below the model.
 
     Rows whose audio cannot be loaded, is shorter than `min_samples` (the model's receptive
     field: its conv front end cannot run on less), or whose text is empty after normalisation
@@ -46,7 +47,7 @@ def load_dataset(manifest, labels: LabelSet, cache_dir=None, num_proc: int = 1, 
     """
     import datasets
 
-    codec, normalizer = codec or JamoCodec(), normalizer or TextNormalizer()
+    normalizer = normalizer or TextNormalizer()
     manifest = Path(manifest)
     frame = read_manifest(manifest)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, frame.to_csv(index=False), labels.classes, codec.vocab,

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from distributed.metrics import UTTERANCE_SCORES, classification_scores, error_rates, utterance_rates
+from model.metrics import UTTERANCE_SCORES, classification_scores, error_rates, utterance_rates
 from model.predict import CSV_COLUMNS, Prediction
 
 from .audio_errors import public_reason

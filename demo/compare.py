@@ -14,7 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from data_utils.manifest import HEADS
-from distributed.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
+from model.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 
 from .figures import comparison_figure
 from .i18n import head_name, language, message

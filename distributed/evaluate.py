@@ -4,7 +4,7 @@
 
 The last line printed is a JSON summary: n, skipped (rows left out, with reasons in
 summary.json), cer_nospace, swer, wer, cer, jer (see
-`distributed.metrics` for which is which) and <head>_accuracy,
+`model.metrics` for which is which) and <head>_accuracy,
 <head>_macro_f1 for each head with labels in the data (rates as fractions).
 """
 
@@ -22,9 +22,9 @@ import torch
 
 from data_utils.batching import DynamicBatchSampler, make_loader
 from data_utils.labels import IGNORE, LabelSet
-from distributed.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 from model.codec import JamoCodec
 from model.decoding import greedy_decode
+from model.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 
 
 @torch.inference_mode()
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = MultiTaskWav2Vec2.from_pretrained(args.model)
     labels = LabelSet({h: model.labels[h] for h in model.config.heads})
-    dataset = load_dataset(args.data, labels, num_proc=args.num_proc)
+    dataset = load_dataset(args.data, labels, JamoCodec(), num_proc=args.num_proc)
     for skipped in dataset.skipped:
         print(f"skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
     beam = None

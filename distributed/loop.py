@@ -221,8 +221,8 @@ def train_func(config_dict: dict) -> None:
     labels = LabelSet.load(output / "labels.json")
     encoder = config.encoder_config()
     limits = dict(num_proc=1, max_seconds=config.max_seconds, min_samples=receptive_field(encoder))
-    train_set = load_dataset(config.train, labels, **limits)
-    valid_set = load_dataset(config.valid, labels, **limits) if config.valid else None
+    train_set = load_dataset(config.train, labels, codec, **limits)
+    valid_set = load_dataset(config.valid, labels, codec, **limits) if config.valid else None
     sampler = DynamicBatchSampler(train_set.lengths, config.batch_seconds, seed=config.seed, rank=rank,
                                   world_size=world_size, max_batch_size=config.max_batch_size,
                                   equal_lengths=needs_equal_lengths(encoder))

@@ -38,6 +38,7 @@ def prepare_run(config: TrainConfig) -> None:
     from data_utils.batching import load_dataset
     from data_utils.labels import LabelSet
     from data_utils.manifest import read_manifest
+    from model.codec import JamoCodec
     from model.config import receptive_field
 
     output = Path(config.output)
@@ -49,7 +50,7 @@ def prepare_run(config: TrainConfig) -> None:
         labels = LabelSet.fit(read_manifest(config.train))
         labels.save(labels_path)
     for manifest in filter(None, [config.train, config.valid]):
-        dataset = load_dataset(manifest, labels, num_proc=config.decode_num_proc, max_seconds=config.max_seconds,
+        dataset = load_dataset(manifest, labels, JamoCodec(), num_proc=config.decode_num_proc, max_seconds=config.max_seconds,
                                min_samples=receptive_field(config.encoder_config()))
         for item in dataset.skipped:
             print(f"{manifest}: skipped {item['path']}: {item['reason']}", file=sys.stderr)

@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from demo.limits import LimitExceeded, Limits, extract_zip, member_problem
-from distributed.metrics import utterance_rates
+from model.metrics import utterance_rates
 from model.predict import CSV_COLUMNS
 from tests.app_server import EXAMPLES, shared_app
 

@@ -7,6 +7,7 @@ import torch
 from data_utils.batching import IGNORE, Collator, DynamicBatchSampler, load_dataset, make_loader
 from data_utils.labels import LabelSet
 from data_utils.manifest import read_manifest
+from model.codec import JamoCodec
 
 
 @pytest.mark.parametrize("world_size", [1, 2, 3])
@@ -55,10 +56,10 @@ def test_padding_fraction_on_synthetic_corpus(synth_corpus):
 def test_dataset_cache_and_collate(synth_corpus):
     frame = read_manifest(synth_corpus / "train.csv")
     labels = LabelSet.fit(frame)
-    dataset = load_dataset(synth_corpus / "train.csv", labels)
+    dataset = load_dataset(synth_corpus / "train.csv", labels, JamoCodec())
     cached = list((synth_corpus / ".cache").glob("train-*.arrow"))
     assert len(cached) == 1
-    again = load_dataset(synth_corpus / "train.csv", labels)  # read back from the Arrow cache
+    again = load_dataset(synth_corpus / "train.csv", labels, JamoCodec())  # read back from the Arrow cache
     assert np.array_equal(again[0]["audio"], dataset[0]["audio"])
     assert list((synth_corpus / ".cache").glob("train-*.arrow")) == cached
 
@@ -87,7 +88,7 @@ def test_one_loader_follows_the_samplers_epochs(synth_corpus):
     """The training loop keeps one loader (and its worker process) for the whole run: each
     `iter(loader)` must deliver the epoch the sampler was last set to, from its start batch."""
     labels = LabelSet.fit(read_manifest(synth_corpus / "train.csv"))
-    dataset = load_dataset(synth_corpus / "train.csv", labels)
+    dataset = load_dataset(synth_corpus / "train.csv", labels, JamoCodec())
     sampler = DynamicBatchSampler(dataset.lengths, 6.0, seed=3)
     loader = make_loader(dataset, sampler, labels.heads, num_workers=1)
     delivered = {}
@@ -104,7 +105,7 @@ def test_unusable_rows_are_reported_not_loaded(tmp_path, synth_corpus):
     frame.loc[0, "path"] = str(tmp_path / "missing.wav")
     frame.loc[1, "text"] = "?!"
     frame.to_csv(tmp_path / "m.csv", index=False)
-    dataset = load_dataset(tmp_path / "m.csv", LabelSet.fit(frame))
+    dataset = load_dataset(tmp_path / "m.csv", LabelSet.fit(frame), JamoCodec())
     assert len(dataset) == len(frame) - 2
     reasons = {s["row"]: s["reason"] for s in dataset.skipped}
     assert reasons == {0: "file not found", 1: "empty transcript after normalisation"}

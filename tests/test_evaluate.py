@@ -12,6 +12,7 @@ from data_utils.batching import load_dataset
 from data_utils.labels import LabelSet
 from data_utils.manifest import read_manifest
 from distributed.evaluate import run_evaluation
+from model.codec import JamoCodec
 from model.network import MultiTaskWav2Vec2
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_model_selection_scores_a_fixed_sample_of_the_whole_set(model_dir, synth_corpus):
     model = MultiTaskWav2Vec2.from_pretrained(model_dir)
     frame = read_manifest(synth_corpus / "train.csv")
-    dataset = load_dataset(synth_corpus / "train.csv", LabelSet({h: model.labels[h] for h in model.config.heads}))
+    dataset = load_dataset(synth_corpus / "train.csv", LabelSet({h: model.labels[h] for h in model.config.heads}),
+                           JamoCodec())
     _, first = run_evaluation(model, dataset, LabelSet(model.labels), max_utterances=6)
     _, again = run_evaluation(model, dataset, LabelSet(model.labels), max_utterances=6)
     assert first["reference"].tolist() == again["reference"].tolist() and len(first) == 6

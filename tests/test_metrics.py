@@ -1,6 +1,6 @@
 """Korean-standard scores: spacing alone never counts in cer_nospace and swer."""
 
-from distributed.metrics import error_rates, respace, scored_characters, utterance_rates
+from model.metrics import error_rates, respace, scored_characters, utterance_rates
 
 SPACING_ONLY = [
     ("나는 학교에 간다", "나는학교에 간다"),

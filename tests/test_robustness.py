@@ -26,6 +26,7 @@ from data_utils.labels import IGNORE, LabelSet
 from data_utils.manifest import read_manifest
 from data_utils.prepare import main as prepare_main
 from data_utils.prepare import prepare
+from model.codec import JamoCodec
 from model.predict import Predictor
 from tests import bad_inputs
 from tests.training_runs import records, run_training
@@ -302,7 +303,7 @@ def test_a_label_unseen_at_training_time_is_ignored_not_an_error(corpus, audio):
     manifest = corpus.parent / "unseen.csv"
     clip = audio["rate_8000.wav"]
     manifest.write_text(f"path,text,gender,accent\n{clip},새 라벨,female,우주\n{clip},새 라벨,기타,seoul\n", encoding="utf-8")
-    dataset = load_dataset(manifest, labels, cache_dir=corpus.parent / "cache")
+    dataset = load_dataset(manifest, labels, JamoCodec(), cache_dir=corpus.parent / "cache")
     assert len(dataset) == 2 and not dataset.skipped
     assert [int(i) for i in dataset["accent_id"]] == [IGNORE, labels.encode("accent", "seoul")]
     assert [int(i) for i in dataset["gender_id"]] == [labels.encode("gender", "female"), IGNORE]
