@@ -174,7 +174,7 @@ def distill(args) -> dict:
     checkpoint = output / "checkpoint"
     resuming = (checkpoint / PROGRESS_NAME).is_file()
     source = checkpoint / "student" if resuming else Path(args.student)
-    student = Wav2Vec2ForCTC.from_pretrained(str(source), mask_time_prob=0.0, hidden_dropout=0.0,
+    student = Wav2Vec2ForCTC.from_pretrained(str(source), dtype=torch.float32, mask_time_prob=0.0, hidden_dropout=0.0,
                                              attention_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
     student.train()
     teacher = WhisperAudioEncoder(load_whisper_encoder()).eval().requires_grad_(False)

@@ -184,7 +184,7 @@ class MultiTaskWav2Vec2(nn.Module):
             raise ValueError(f"{directory}: cannot transcribe: {kind} without {missing}; fine-tune it first "
                              "(python -m distributed.train --pretrained DIR)")
         with _without_load_report_table():
-            asr = Wav2Vec2ForCTC.from_pretrained(str(directory), use_safetensors=True)
+            asr = Wav2Vec2ForCTC.from_pretrained(str(directory), use_safetensors=True, dtype=torch.float32)
         model = cls(asr.config, MultiTaskConfig(heads=[]), {}, asr=asr)
         model.eval()
         return model
@@ -204,7 +204,8 @@ class MultiTaskWav2Vec2(nn.Module):
         with _without_load_report_table():  # use_safetensors=True: a Hub repository's pickles are refused too
             asr, info = Wav2Vec2ForCTC.from_pretrained(
                 str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
-                ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True, **encoder_overrides)
+                ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True, dtype=torch.float32,
+                **encoder_overrides)  # float32 master weights whatever the checkpoint stores (fp16 on the Hub)
         report = {key: sorted(str(k) for k in info.get(key, [])) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
         encoder_missing = [k for k in report["missing_keys"] if not k.startswith("lm_head")]
         if encoder_missing:
