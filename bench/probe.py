@@ -52,7 +52,7 @@ def probe_sets(root: Path = REAL) -> tuple[list[tuple[np.ndarray, str]], list[tu
         out = []
         for path, text in zip(frame["path"], frame["text"]):
             clean = normalize(text)
-            if clean:
+            if clean and Path(path).is_file():  # Common Voice's table names clips the sample lacks
                 out.append((load_audio(path), clean))
         return out
 
