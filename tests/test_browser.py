@@ -54,7 +54,8 @@ def screenshots(tmp_path_factory) -> Path:
 def _page(browser, url: str, locale: str):
     page = browser.new_page(locale=locale, viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="load", timeout=RESULT_TIMEOUT_MS)  # a busy machine serves the page slowly
+    page.locator("#transcribe-button").wait_for(timeout=RESULT_TIMEOUT_MS)
     return page
 
 
