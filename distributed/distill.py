@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -41,6 +40,7 @@ from transformers import Wav2Vec2ForCTC
 from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
 from data_utils.batching import normalize_waveform
 from data_utils.manifest import read_manifest
+from distributed.checkpoint import replace_directory
 from distributed.state_io import load_state, save_state
 from model.config import receptive_field
 from model.whisper import SAMPLES_PER_FRAME, WhisperAudioEncoder, load_whisper_encoder
@@ -157,15 +157,9 @@ def save_checkpoint(output: Path, student: Wav2Vec2ForCTC, optimizer, progress: 
                 shutil.copy(extra, staging / "student" / extra.name)
         save_state(optimizer.state_dict(), staging, "optimizer")
         (staging / PROGRESS_NAME).write_text(json.dumps(progress, indent=2), encoding="utf-8")
-        old = output / ".checkpoint.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if (output / "checkpoint").exists():
-            os.replace(output / "checkpoint", old)
-        os.replace(staging, output / "checkpoint")
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+        replace_directory(staging, output / "checkpoint")
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def distill(args) -> dict:
