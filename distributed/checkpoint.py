@@ -46,7 +46,8 @@ def restore_checkpoint(directory, model, optimizer, scheduler, scaler) -> dict:
     """Load weights and trainer state into the given objects; returns the progress dict."""
     from safetensors.torch import load_file
 
-    from model.network import MULTITASK_PREFIX, WEIGHTS_NAME
+    from model.config import WEIGHTS_NAME
+    from model.network import MULTITASK_PREFIX
 
     directory = Path(directory)
     tensors = load_file(str(directory / WEIGHTS_NAME))

@@ -29,6 +29,16 @@ PRESET_DEFAULTS = {
                     multitask={"loss_weighting": "fixed", "task_weights": {"ctc": 1.0, "age": 0.3, "gender": 0.3, "accent": 0.3}},
                     encoder_overrides={"mask_time_prob": 0.05, "mask_time_length": 5, "hidden_dropout": 0.05,
                                        "attention_dropout": 0.05, "feat_proj_dropout": 0.05}),
+    # Fine-tuning whisper-base's encoder as whisper runs it (model.whisper_init --as whisper; the
+    # `whisper` encoder): its weights are pretrained on real speech, so the encoder moves slowly
+    # behind a fresh CTC head; its convolutions over the log-mel stay frozen. Whisper's own names
+    # for dropout and SpecAugment (on mel frames: 10 of 10 ms each).
+    "whisper-encoder": dict(batch_seconds=30.0, warmup_steps=50, lr_encoder=5e-5, lr_heads=2e-3,
+                            freeze_feature_encoder=True, eval_every=100, checkpoint_every=50, log_every=10,
+                            eval_max_utterances=100,
+                            multitask={"loss_weighting": "fixed", "task_weights": {"ctc": 1.0, "age": 0.3, "gender": 0.3, "accent": 0.3}},
+                            encoder_overrides={"apply_spec_augment": True, "mask_time_prob": 0.05, "mask_time_length": 10,
+                                               "dropout": 0.05, "attention_dropout": 0.05}),
 }
 
 
@@ -94,13 +104,22 @@ class TrainConfig:
 
     def encoder_config(self):
         """The run's encoder configuration: the pretrained checkpoint's, or the preset's."""
-        from transformers import Wav2Vec2Config
-
-        from model.config import encoder_config
+        from model.config import ENCODER_PRESETS, encoder_config, load_encoder_config
 
         if self.pretrained:
-            return Wav2Vec2Config.from_pretrained(self.pretrained, **self.encoder_overrides)
+            return load_encoder_config(self.pretrained, **self.encoder_overrides)
+        if self.preset not in ENCODER_PRESETS:  # a preset of training defaults only
+            raise ValueError(f"preset {self.preset!r} fine-tunes a pretrained model only: give --pretrained DIR")
         return encoder_config(self.preset, vocab_size=1, **self.encoder_overrides)
+
+    def utterance_limits(self) -> dict:
+        """Which utterances the datasets keep: none longer than `max_seconds` or than the
+        encoder takes at once, none shorter than one frame's receptive field."""
+        from model.config import max_input_seconds, receptive_field
+
+        encoder = self.encoder_config()
+        longest = min(self.max_seconds, max_input_seconds(encoder) or float("inf"))
+        return dict(max_seconds=longest, min_samples=receptive_field(encoder))
 
     @classmethod
     def load(cls, path) -> TrainConfig:

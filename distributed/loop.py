@@ -36,7 +36,7 @@ from distributed.checkpoint import (
 from distributed.config import TrainConfig
 from distributed.evaluate import run_evaluation
 from model.codec import JamoCodec
-from model.config import MultiTaskConfig, encoder_config, receptive_field
+from model.config import MultiTaskConfig, encoder_config
 from model.network import MultiTaskWav2Vec2, needs_equal_lengths
 
 # --- where the loop runs: a Ray Train worker, or a plain process --------------------------------
@@ -220,7 +220,7 @@ def train_func(config_dict: dict) -> None:
     codec = JamoCodec()
     labels = LabelSet.load(output / "labels.json")
     encoder = config.encoder_config()
-    limits = dict(num_proc=1, max_seconds=config.max_seconds, min_samples=receptive_field(encoder))
+    limits = dict(num_proc=1, **config.utterance_limits())
     train_set = load_dataset(config.train, labels, codec, **limits)
     valid_set = load_dataset(config.valid, labels, codec, **limits) if config.valid else None
     sampler = DynamicBatchSampler(train_set.lengths, config.batch_seconds, seed=config.seed, rank=rank,

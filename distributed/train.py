@@ -1,7 +1,7 @@
 """Train the multi-task model with Ray Train.
 
     python -m distributed.train --train train.csv --valid valid.csv --output RUN_DIR \\
-        [--preset tiny|demo|base|whisper] [--config FILE] [--pretrained PATH_OR_HUB_ID] [--num-workers N] \\
+        [--preset tiny|demo|base|whisper|whisper-encoder] [--config FILE] [--pretrained PATH_OR_HUB_ID] [--num-workers N] \\
         [--use-gpu] [--amp bf16|fp16|no] [--max-steps N | --epochs N] [--time-budget-min M] [--target-cer C] [--address ADDR]
 
 Running the same command again resumes from the latest checkpoint in RUN_DIR. Without an
@@ -39,7 +39,6 @@ def prepare_run(config: TrainConfig) -> None:
     from data_utils.labels import LabelSet
     from data_utils.manifest import read_manifest
     from model.codec import JamoCodec
-    from model.config import receptive_field
 
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -50,8 +49,7 @@ def prepare_run(config: TrainConfig) -> None:
         labels = LabelSet.fit(read_manifest(config.train))
         labels.save(labels_path)
     for manifest in filter(None, [config.train, config.valid]):
-        dataset = load_dataset(manifest, labels, JamoCodec(), num_proc=config.decode_num_proc, max_seconds=config.max_seconds,
-                               min_samples=receptive_field(config.encoder_config()))
+        dataset = load_dataset(manifest, labels, JamoCodec(), num_proc=config.decode_num_proc, **config.utterance_limits())
         for item in dataset.skipped:
             print(f"{manifest}: skipped {item['path']}: {item['reason']}", file=sys.stderr)
         print(f"{manifest}: {len(dataset)} utterances, {dataset.lengths.sum() / SAMPLE_RATE / 3600:.2f} h", file=sys.stderr)

@@ -1,13 +1,15 @@
-"""The multi-task configuration: everything about the model that is not the Wav2Vec2 encoder.
+"""The multi-task configuration: everything about the model that is not the encoder.
 
 Saved as `multitask_config.json` next to the weights; the encoder keeps its own `config.json`
-(a `transformers.Wav2Vec2Config`), so the directory stays loadable by Hugging Face tools.
+(a `transformers.Wav2Vec2Config`, so the directory stays loadable by Hugging Face tools, or a
+`WhisperConfig` for the `whisper` encoder: its `model_type` names the encoder).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,6 +18,7 @@ from data_utils.manifest import HEADS
 
 CONFIG_NAME = "multitask_config.json"
 LABELS_NAME = "labels.json"
+WEIGHTS_NAME = "model.safetensors"
 
 
 @dataclass
@@ -99,10 +102,46 @@ def encoder_config(preset: str, vocab_size: int, pad_token_id: int = 0, **overri
     return Wav2Vec2Config(**settings)
 
 
+def load_encoder_config(path_or_hub_id, **overrides):
+    """The encoder configuration of a model directory (its config.json): a `Wav2Vec2Config`,
+    or a `WhisperConfig` for the `whisper` encoder, as its `model_type` says."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(str(path_or_hub_id), **overrides)
+
+
+def is_whisper(encoder_config) -> bool:
+    return encoder_config.model_type == "whisper"
+
+
 def receptive_field(encoder_config) -> int:
-    """Samples one output frame of the conv front end sees: the shortest input it accepts."""
+    """Samples one output frame of the front end sees: the shortest input it accepts (for
+    whisper's, one STFT window: its convolutions over the log-mel pad)."""
+    if is_whisper(encoder_config):
+        from model.whisper import N_FFT
+
+        return N_FFT
     field, jump = 1, 1
     for kernel, stride in zip(encoder_config.conv_kernel, encoder_config.conv_stride):
         field += (kernel - 1) * jump
         jump *= stride
     return field
+
+
+def max_input_seconds(encoder_config) -> float | None:
+    """The longest input the encoder takes at once: whisper's absolute positions end at 30 s;
+    a Wav2Vec2 encoder's relative positions have no end (None)."""
+    if is_whisper(encoder_config):
+        from model.whisper import SAMPLES_PER_FRAME
+
+        return encoder_config.max_source_positions * SAMPLES_PER_FRAME / 16000
+    return None
+
+
+def frame_samples(encoder_config) -> int:
+    """Samples between two output frames (320: 20 ms at 16 kHz, for every preset and whisper)."""
+    if is_whisper(encoder_config):
+        from model.whisper import SAMPLES_PER_FRAME
+
+        return SAMPLES_PER_FRAME
+    return math.prod(encoder_config.conv_stride)

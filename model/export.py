@@ -18,6 +18,9 @@ from model.network import MultiTaskWav2Vec2, resolve_model_dir
 def export_ctc(model_dir, out_dir) -> Path:
     directory = resolve_model_dir(model_dir)
     model = MultiTaskWav2Vec2.from_pretrained(directory)
+    if model.is_whisper:
+        raise ValueError(f"{model_dir}: a whisper-encoder model has no Hugging Face CTC class to export to; "
+                         "python -m model.predict and the app run it")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.asr.save_pretrained(str(out_dir))

@@ -1,11 +1,13 @@
-"""The multi-task network: one Wav2Vec2 encoder, a jamo CTC head and speaker-attribute heads.
+"""The multi-task network: one encoder, a jamo CTC head and speaker-attribute heads.
 
     waveform -> Wav2Vec2ForCTC.wav2vec2 -> hidden states ─┬─> lm_head (CTC over jamo)
                                                           └─> layer weighting -> pooling -> shared
                                                               layer -> {age, gender, accent} heads
 
-Weights are stored with the ASR part under Wav2Vec2ForCTC's own key names and the rest under
-`multitask.`, so the directory is also a loadable `Wav2Vec2ForCTC` (extra keys are ignored).
+The encoder is a Wav2Vec2 one, or whisper-base's as whisper runs it (`model.whisper.WhisperForCTC`,
+the reference of issue 19), as config.json's `model_type` says. Weights are stored with the ASR
+part under its own key names and the rest under `multitask.`, so a Wav2Vec2 directory is also a
+loadable `Wav2Vec2ForCTC` (extra keys are ignored).
 """
 
 from __future__ import annotations
@@ -19,18 +21,28 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+from transformers import Wav2Vec2ForCTC
 from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
 from model.channels_last import use_channels_last_convs
 from model.codec import JamoCodec, build_processor, read_vocab
-from model.config import CONFIG_NAME, LABELS_NAME, MultiTaskConfig, load_labels, save_labels
+from model.config import (
+    CONFIG_NAME,
+    LABELS_NAME,
+    WEIGHTS_NAME,
+    MultiTaskConfig,
+    is_whisper,
+    load_encoder_config,
+    load_labels,
+    save_labels,
+)
 from model.heads import ClassificationHead, LayerWeighting, SharedLayer
 from model.losses import TaskWeighting, classification_loss, ctc_loss
 from model.pooling import build_pooling, frame_mask
+from model.whisper import WhisperForCTC, encoder_frames
+from model.whisper_init import INIT_RECORD
 
-WEIGHTS_NAME = "model.safetensors"
 MULTITASK_PREFIX = "multitask."
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -73,21 +85,30 @@ class MultiTaskHeads(nn.Module):
 
 
 class MultiTaskWav2Vec2(nn.Module):
-    def __init__(self, encoder_config: Wav2Vec2Config, config: MultiTaskConfig, labels: dict[str, list[str]],
-                 asr: Wav2Vec2ForCTC | None = None):
+    def __init__(self, encoder_config, config: MultiTaskConfig, labels: dict[str, list[str]],
+                 asr: Wav2Vec2ForCTC | WhisperForCTC | None = None):
+        """`encoder_config`: a `Wav2Vec2Config`, or a `WhisperConfig` for the whisper encoder."""
         super().__init__()
         missing = [h for h in config.heads if not labels.get(h)]
         if missing:
             raise ValueError(f"heads {missing} have no classes in labels")
         self.config, self.labels = config, {h: list(labels[h]) for h in config.heads}
-        self.asr = asr if asr is not None else Wav2Vec2ForCTC(encoder_config)
-        use_channels_last_convs(self.asr.wav2vec2)
+        if asr is None:
+            asr = WhisperForCTC(encoder_config) if is_whisper(encoder_config) else Wav2Vec2ForCTC(encoder_config)
+        self.asr = asr
+        self.is_whisper = isinstance(asr, WhisperForCTC)
+        if not self.is_whisper:
+            use_channels_last_convs(self.asr.wav2vec2)
         encoder_config = self.asr.config
         self.multitask = MultiTaskHeads(encoder_config.hidden_size, encoder_config.num_hidden_layers + 1, config, self.labels)
 
     @property
-    def encoder_config(self) -> Wav2Vec2Config:
+    def encoder_config(self):
         return self.asr.config
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.asr.whisper if self.is_whisper else self.asr.wav2vec2
 
     @property
     def needs_equal_lengths(self) -> bool:
@@ -95,19 +116,30 @@ class MultiTaskWav2Vec2(nn.Module):
 
     def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         """Frames the encoder produces for each input length (the model's own conv formula)."""
+        if self.is_whisper:
+            return encoder_frames(sample_lengths).long()
         return self.asr.wav2vec2._get_feat_extract_output_lengths(sample_lengths).long()
+
+    def encode(self, input_values: torch.Tensor, attention_mask: torch.Tensor,
+               all_layers: bool) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        """(the hidden states the heads read: every layer's, or the last alone; the last hidden
+        state, which the CTC head reads; frame lengths). Transformers' Wav2Vec2 hidden states end
+        with the last block's output before the final norm, so the last state is asked for apart."""
+        frame_lengths = self.frame_lengths(attention_mask.sum(-1))
+        if self.is_whisper:
+            states = self.asr.encode(input_values, attention_mask.sum(-1)).hidden_states
+            return (states if all_layers else states[-1:]), states[-1], frame_lengths
+        encoded = self.asr.wav2vec2(input_values, attention_mask=attention_mask, output_hidden_states=all_layers)
+        last = encoded.last_hidden_state
+        return (encoded.hidden_states if all_layers else (last,)), last, frame_lengths
 
     def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None, head_labels: dict[str, torch.Tensor] | None = None) -> MultiTaskOutput:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_values, dtype=torch.long)
-        need_layers = self.multitask.layer_weighting is not None
-        encoded = self.asr.wav2vec2(input_values, attention_mask=attention_mask, output_hidden_states=need_layers)
-        last = encoded.last_hidden_state
+        hidden_states, last, frame_lengths = self.encode(input_values, attention_mask, self.multitask.layer_weighting is not None)
         ctc_logits = self.asr.lm_head(self.asr.dropout(last))
-        frame_lengths = self.frame_lengths(attention_mask.sum(-1))
-        mask = frame_mask(frame_lengths, last.shape[1])
-        head_logits = self.multitask(encoded.hidden_states if need_layers else (last,), mask)
+        head_logits = self.multitask(hidden_states, frame_mask(frame_lengths, last.shape[1]))
 
         output = MultiTaskOutput(ctc_logits=ctc_logits, frame_lengths=frame_lengths, head_logits=head_logits)
         if labels is not None or head_labels:
@@ -133,7 +165,7 @@ class MultiTaskWav2Vec2(nn.Module):
 
     def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """(encoder parameters, head parameters): the heads and CTC projection train faster."""
-        encoder = [p for p in self.asr.wav2vec2.parameters() if p.requires_grad]
+        encoder = [p for p in self.encoder.parameters() if p.requires_grad]
         heads = [p for p in [*self.asr.lm_head.parameters(), *self.multitask.parameters()] if p.requires_grad]
         return encoder, heads
 
@@ -162,8 +194,7 @@ class MultiTaskWav2Vec2(nn.Module):
         weights = require_safetensors(directory)
         if not (directory / CONFIG_NAME).is_file():
             return cls._asr_only(directory)
-        encoder_config = Wav2Vec2Config.from_json_file(str(directory / "config.json"))
-        model = cls(encoder_config, MultiTaskConfig.load(directory), load_labels(directory))
+        model = cls(load_encoder_config(directory), MultiTaskConfig.load(directory), load_labels(directory))
         tensors = load_file(str(weights), device=map_location)
         asr_state = {k: v for k, v in tensors.items() if not k.startswith(MULTITASK_PREFIX)}
         multitask_state = {k[len(MULTITASK_PREFIX):]: v for k, v in tensors.items() if k.startswith(MULTITASK_PREFIX)}
@@ -176,6 +207,9 @@ class MultiTaskWav2Vec2(nn.Module):
     def _asr_only(cls, directory: Path) -> MultiTaskWav2Vec2:
         """A plain `Wav2Vec2ForCTC` directory (a Hub checkpoint): the CTC model with no heads.
         A directory that cannot transcribe (no CTC head, no vocabulary) is refused in one line."""
+        if (directory / INIT_RECORD).is_file():
+            raise ValueError(f"{directory}: cannot transcribe: an initialisation from whisper-base whose CTC head is "
+                             "untrained; fine-tune it first (python -m distributed.train --pretrained DIR)")
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         architectures = config.get("architectures") or []
         if "Wav2Vec2ForCTC" not in architectures or not (directory / "vocab.json").is_file():
@@ -192,8 +226,8 @@ class MultiTaskWav2Vec2(nn.Module):
     @classmethod
     def from_encoder(cls, path_or_hub_id, config: MultiTaskConfig, labels: dict[str, list[str]],
                      codec: JamoCodec | None = None, **encoder_overrides) -> tuple[MultiTaskWav2Vec2, dict]:
-        """Start from any pretrained Wav2Vec2 checkpoint (Model, ForPreTraining or ForCTC): the
-        encoder weights load. The jamo CTC head and the classification heads start fresh, except
+        """Start from any pretrained Wav2Vec2 checkpoint (Model, ForPreTraining or ForCTC), or a
+        `whisper` encoder directory (`model.whisper_init --as whisper`): the encoder weights load. The jamo CTC head and the classification heads start fresh, except
         from a model of this toolkit: there the CTC head carries over when its vocabulary is the
         codec's, and the pooling, shared layer and each head whose classes are the same as `labels`.
         Returns the model and a loading report (missing / unexpected / mismatched keys, and what
@@ -201,11 +235,10 @@ class MultiTaskWav2Vec2(nn.Module):
         codec = codec or JamoCodec()
         if Path(path_or_hub_id).is_dir():
             require_safetensors(Path(path_or_hub_id))
-        with _without_load_report_table():  # use_safetensors=True: a Hub repository's pickles are refused too
-            asr, info = Wav2Vec2ForCTC.from_pretrained(
-                str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
-                ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True, dtype=torch.float32,
-                **encoder_overrides)  # float32 master weights whatever the checkpoint stores (fp16 on the Hub)
+        if is_whisper(load_encoder_config(path_or_hub_id)):
+            asr, info = whisper_from_pretrained(resolve_model_dir(path_or_hub_id), codec, **encoder_overrides)
+        else:
+            asr, info = wav2vec2_from_pretrained(path_or_hub_id, codec, **encoder_overrides)
         report = {key: sorted(str(k) for k in info.get(key, [])) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
         encoder_missing = [k for k in report["missing_keys"] if not k.startswith("lm_head")]
         if encoder_missing:
@@ -251,6 +284,32 @@ class MultiTaskWav2Vec2(nn.Module):
         return report
 
 
+def wav2vec2_from_pretrained(path_or_hub_id, codec: JamoCodec, **overrides) -> tuple[Wav2Vec2ForCTC, dict]:
+    """A Wav2Vec2 checkpoint (Model, ForPreTraining or ForCTC) as a jamo `Wav2Vec2ForCTC`, with
+    transformers' loading report."""
+    with _without_load_report_table():  # use_safetensors=True: a Hub repository's pickles are refused too
+        return Wav2Vec2ForCTC.from_pretrained(
+            str(path_or_hub_id), vocab_size=len(codec), pad_token_id=codec.pad_id, ctc_loss_reduction="mean",
+            ignore_mismatched_sizes=True, output_loading_info=True, use_safetensors=True, dtype=torch.float32,
+            **overrides)  # float32 master weights whatever the checkpoint stores (fp16 on the Hub)
+
+
+def whisper_from_pretrained(directory: Path, codec: JamoCodec, **overrides) -> tuple[WhisperForCTC, dict]:
+    """A `whisper` encoder directory (`model.whisper_init --as whisper`, or a model of this
+    toolkit) as a jamo `WhisperForCTC`, float32 whatever it stores; a CTC head of another shape
+    is left fresh."""
+    config = load_encoder_config(directory, **overrides)
+    config.vocab_size, config.pad_token_id = len(codec), codec.pad_id
+    model = WhisperForCTC(config)
+    target = model.state_dict()
+    tensors = {k: v for k, v in load_file(str(require_safetensors(directory))).items() if not k.startswith(MULTITASK_PREFIX)}
+    mismatched = [k for k, v in tensors.items() if k in target and target[k].shape != v.shape]
+    state = {k: v.float() for k, v in tensors.items() if k in target and k not in mismatched}
+    result = model.load_state_dict(state, strict=False)
+    return model, {"missing_keys": result.missing_keys, "unexpected_keys": [k for k in tensors if k not in target],
+                   "mismatched_keys": mismatched}
+
+
 @contextmanager
 def _without_load_report_table():
     """Transformers logs a table of every missing, unexpected and resized key as a warning. The
@@ -274,7 +333,7 @@ def needs_equal_lengths(encoder_config) -> bool:
     """Whether padding changes a clip's outputs: group norm (the wav2vec2-base family's first
     conv layer) normalises over all samples, padded zeros included (0.30 in CTC logits between a
     clip alone and padded in a batch), so such a model is batched by equal lengths only."""
-    return encoder_config.feat_extract_norm == "group"
+    return getattr(encoder_config, "feat_extract_norm", None) == "group"  # whisper's has none
 
 
 def require_safetensors(directory: Path) -> Path:

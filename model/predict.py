@@ -30,7 +30,7 @@ from data_utils.audio import AUDIO_SUFFIXES, DEFAULT_MAX_SECONDS, SAMPLE_RATE, A
 from data_utils.batching import normalize_waveform
 from data_utils.manifest import HEADS
 from model.codec import JamoCodec
-from model.config import receptive_field
+from model.config import frame_samples, max_input_seconds, receptive_field
 from model.decoding import BeamDecoder, Transcript, greedy_decode
 from model.network import MultiTaskWav2Vec2
 
@@ -194,12 +194,14 @@ class Predictor:
                 self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.codec = codec or JamoCodec()
         self.device = device
+        # windows no longer than the encoder takes at once (whisper's 30 s)
+        window_seconds = min(window_seconds, max_input_seconds(self.model.encoder_config) or window_seconds)
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
         self.beam_decoder = beam_decoder
         self.parallel_batches = parallel_batches
         self.show_progress = False  # a console progress bar for streamed recordings (the CLI sets it)
         self.min_samples = receptive_field(self.model.encoder_config)
-        self.frame_seconds = float(np.prod(self.model.encoder_config.conv_stride)) / SAMPLE_RATE  # 20 ms
+        self.frame_seconds = frame_samples(self.model.encoder_config) / SAMPLE_RATE  # 20 ms
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id, **options) -> Predictor:

@@ -213,13 +213,18 @@ class WhisperAudioEncoder(nn.Module):
         return self.encoder.config.max_source_positions * SAMPLES_PER_FRAME
 
     def front_end(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(conv output + absolute positions, frame lengths): what the transformer blocks read."""
+        """(conv output + absolute positions, frame lengths): what the transformer blocks read.
+        In training, SpecAugment masks mel frames and bins as `WhisperModel` does (config
+        `apply_spec_augment`), and dropout follows the positions as in `WhisperEncoder`."""
         if waveforms.shape[-1] > self.max_samples:
             raise ValueError(f"whisper's encoder takes at most {self.max_samples / 16000:.0f} s at once")
-        mel, _ = self.log_mel(waveforms, lengths)
+        mel, mel_frames = self.log_mel(waveforms, lengths)
+        if self.training and self.encoder.config.apply_spec_augment:
+            mel = spec_augment(mel, mel_frames, self.encoder.config)
         x = nn.functional.gelu(self.encoder.conv1(mel))
         x = nn.functional.gelu(self.encoder.conv2(x)).transpose(1, 2)
-        return x + self.encoder.embed_positions.weight[: x.shape[1]], encoder_frames(lengths)
+        x = x + self.encoder.embed_positions.weight[: x.shape[1]]
+        return nn.functional.dropout(x, self.encoder.config.dropout, self.training), encoder_frames(lengths)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> WhisperEncoding:
         if lengths is None:
@@ -234,12 +239,79 @@ class WhisperAudioEncoder(nn.Module):
         return WhisperEncoding(tuple(states), frames)
 
 
+def spec_augment(mel: torch.Tensor, mel_frames: torch.Tensor, config: WhisperConfig) -> torch.Tensor:
+    """Zero random spans of mel frames (and of mel bins), over each clip's own frames only."""
+    from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices
+
+    batch, bins, frames = mel.shape
+    mel = mel.clone()
+    if config.mask_time_prob > 0:
+        valid = (torch.arange(frames)[None, :] < mel_frames.cpu()[:, None]).long()
+        spans = _compute_mask_indices((batch, frames), config.mask_time_prob, config.mask_time_length,
+                                      attention_mask=valid, min_masks=config.mask_time_min_masks)
+        mel = mel.masked_fill(torch.from_numpy(spans).to(mel.device)[:, None, :], 0.0)
+    if config.mask_feature_prob > 0:
+        spans = _compute_mask_indices((batch, bins), config.mask_feature_prob, config.mask_feature_length,
+                                      min_masks=config.mask_feature_min_masks)
+        mel = mel.masked_fill(torch.from_numpy(spans).to(mel.device)[:, :, None], 0.0)
+    return mel
+
+
 def attention_bias(frame_lengths: torch.Tensor, frames: int, dtype) -> torch.Tensor | None:
     """An additive (batch, 1, 1, frames) mask that hides padded key frames; None if none are."""
     valid = torch.arange(frames, device=frame_lengths.device)[None, :] < frame_lengths[:, None]
     if bool(valid.all()):
         return None
     return torch.zeros(valid.shape, dtype=dtype).masked_fill(~valid, torch.finfo(dtype).min)[:, None, None, :]
+
+
+# --- with a CTC head: the `whisper` encoder of the multi-task model ----------------------------
+
+# The toolkit feeds every encoder a unit-variance waveform (data_utils.batching.normalize_waveform);
+# whisper's log-mel is not gain-invariant and was learnt on audio at ordinary levels, so the
+# waveform is brought back to an active-speech level of -26 dBFS (ITU-T P.56) before it.
+SPEECH_RMS = 10 ** (-26 / 20)
+
+
+def ctc_config(whisper_config: WhisperConfig, vocab_size: int, pad_token_id: int, **overrides) -> WhisperConfig:
+    """A whisper encoder's configuration as a CTC model's: `vocab_size` and `pad_token_id` are
+    the CTC vocabulary's (there is no decoder), saved as config.json with `model_type: whisper`."""
+    values = whisper_config.to_dict()
+    # no decoder: its special tokens are dropped (their ids lie outside the CTC vocabulary)
+    values.update(vocab_size=vocab_size, pad_token_id=pad_token_id, bos_token_id=None, eos_token_id=None,
+                  decoder_start_token_id=pad_token_id, architectures=["WhisperForCTC"], **overrides)
+    return WhisperConfig(**values)
+
+
+class WhisperForCTC(nn.Module):
+    """whisper's encoder as whisper runs it (log-mel, absolute positions) with a linear CTC head:
+    the step-1 reference of issue 19, and the fallback if a Wav2Vec2 student cannot match it.
+    Its interface is what the multi-task network uses of a `Wav2Vec2ForCTC`."""
+
+    def __init__(self, config: WhisperConfig):
+        super().__init__()
+        self.config = config
+        self.whisper = WhisperAudioEncoder(WhisperEncoder(config))
+        self.dropout = nn.Dropout(getattr(config, "final_dropout", 0.0))
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size)
+
+    def encode(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> WhisperEncoding:
+        return self.whisper(waveforms * SPEECH_RMS, lengths)
+
+    def freeze_feature_encoder(self) -> None:
+        """Freeze the two convolutions over the log-mel (the positions are never trained)."""
+        for conv in (self.whisper.encoder.conv1, self.whisper.encoder.conv2):
+            conv.requires_grad_(False)
+
+    def activation_checkpointing_enable(self) -> None:
+        self.whisper.encoder.gradient_checkpointing_enable()
+
+    @classmethod
+    def from_whisper(cls, whisper: WhisperEncoder, vocab_size: int, pad_token_id: int) -> WhisperForCTC:
+        """whisper's encoder weights, a fresh CTC head."""
+        model = cls(ctc_config(whisper.config, vocab_size, pad_token_id))
+        model.whisper.encoder.load_state_dict(whisper.state_dict(), strict=True)
+        return model
 
 
 # --- into Wav2Vec2 -----------------------------------------------------------------------------

