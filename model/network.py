@@ -176,13 +176,18 @@ class MultiTaskWav2Vec2(nn.Module):
         tensors.update({MULTITASK_PREFIX + k: v for k, v in self.multitask.state_dict().items()})
         return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
 
-    def save_pretrained(self, directory, codec: JamoCodec | None = None) -> Path:
+    def save_pretrained(self, directory, codec: JamoCodec | None = None, dtype: torch.dtype | None = None) -> Path:
+        """`dtype=torch.float16` stores the floating-point weights at half the size (a model to
+        ship); they load as float32 again."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.encoder_config.save_pretrained(str(directory))
         self.config.save(directory)
         save_labels(self.labels, directory)
-        save_file(self.state_dict_for_saving(), str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        tensors = self.state_dict_for_saving()
+        if dtype is not None:
+            tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+        save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
         build_processor(codec or JamoCodec(), directory)
         return directory
 

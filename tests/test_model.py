@@ -311,6 +311,25 @@ def test_exported_ctc_runs_in_hugging_face_pipeline(tmp_path):
     assert " ".join(hf_text.split()) == ours.jamo
 
 
+def test_a_float16_export_is_half_the_size_and_loads_as_float32(tmp_path):
+    from safetensors import safe_open
+
+    from model.export import export_float16
+
+    model = tiny_model().eval()
+    model.save_pretrained(tmp_path / "model")
+    export_float16(tmp_path / "model", tmp_path / "half")
+    with safe_open(str(tmp_path / "half" / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} - {torch.int64} == {torch.float16}  # int: counters
+    size = lambda d: (d / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(tmp_path / "half") < 0.55 * size(tmp_path / "model")
+    half = MultiTaskWav2Vec2.from_pretrained(tmp_path / "half")
+    assert next(half.parameters()).dtype == torch.float32
+    audio = waveforms([16000], seed=5)[0][None] * 0.1
+    with torch.no_grad():
+        assert torch.allclose(model(audio).ctc_logits, half(audio).ctc_logits, atol=0.05)
+
+
 def test_uncertainty_weights_start_at_the_configured_ones_and_stay_bounded():
     from model.losses import TaskWeighting
 
