@@ -32,6 +32,9 @@ UI = {
         "words": "Words with their start times (orange: low confidence, check these)",
         "download_srt": "Subtitles (SRT)",
         "asr_only": "This model only transcribes: it has no speaker heads (age group, gender, accent).",
+        "whisper_encoder": "This model's encoder is whisper-base's (log-mel, absolute positions), not a Wav2Vec2: "
+                           "pretrained on real speech, it is the toolkit's model for real voices until a Wav2Vec2 "
+                           "student distilled from it reads as well.",
         "jamo": "Jamo sequence",
         "head_age": "Age group",
         "head_gender": "Gender",
@@ -84,6 +87,8 @@ UI = {
         "words": "단어별 시작 시각 (주황색: 신뢰도가 낮은 단어, 확인이 필요합니다)",
         "download_srt": "자막 (SRT)",
         "asr_only": "이 모델은 받아쓰기만 합니다: 화자 정보(나이대, 성별, 억양)를 예측하는 부분이 없습니다.",
+        "whisper_encoder": "이 모델의 인코더는 Wav2Vec2가 아니라 whisper-base의 인코더입니다(로그 멜, 절대 위치): 실제 음성으로 "
+                           "사전학습되어, 이를 증류한 Wav2Vec2 모델이 같은 수준으로 받아쓸 때까지 실제 목소리용 모델입니다.",
         "jamo": "자모 열",
         "head_age": "나이대",
         "head_gender": "성별",

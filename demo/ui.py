@@ -43,6 +43,8 @@ def build_app(store: ModelStore, limits: Limits, runs_root: Path, i18n: gr.I18n,
     with gr.Blocks(title="Korean speech toolkit", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(i18n("title"))
         gr.Markdown(i18n("intro"))
+        if store.main.model.is_whisper:  # the model says which architecture it is (issue 19)
+            gr.Markdown(i18n("whisper_encoder"), elem_id="architecture")
         with gr.Tabs():
             with gr.Tab(i18n("tab_transcribe"), id="transcribe"):
                 _transcribe_tab(Transcriber(store), i18n, run_model)

@@ -279,3 +279,21 @@ def test_the_bundled_whisper_model_reads_a_speaker_it_never_heard(real_speech):
     rates = error_rates([normalize(t) for t in rows["text"]], [p.text for p in predictions])
     assert rates["cer_nospace"] < 0.5, rates
     assert sum(p.heads["gender"].label == "female" for p in predictions) >= 10
+
+
+def test_the_app_serves_the_whisper_model_and_says_which_architecture_it_is(tmp_path, real_speech):
+    import urllib.request
+
+    from gradio_client import Client, handle_file
+
+    from model.metrics import utterance_rates
+    from tests.app_server import running_app
+
+    clip = real_speech / "emotiontts-personality" / "pfb" / "wav" / "pfb00002.flac"
+    with running_app(WHISPER_MODEL, tmp_path) as (url, _):
+        text, _jamo, *labels, duration, _elapsed = Client(url, verbose=False).predict(handle_file(str(clip)),
+                                                                                         api_name="/transcribe")
+        config = json.loads(urllib.request.urlopen(f"{url}/config", timeout=60).read())
+    assert utterance_rates("우리 초면인가요 안녕하세요", text)["cer"] < 0.5, text
+    assert duration == pytest.approx(4.12, abs=0.02) and len(labels) == 3
+    assert any(c.get("props", {}).get("elem_id") == "architecture" for c in config["components"])
