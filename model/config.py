@@ -132,9 +132,10 @@ def max_input_seconds(encoder_config) -> float | None:
     """The longest input the encoder takes at once: whisper's absolute positions end at 30 s;
     a Wav2Vec2 encoder's relative positions have no end (None)."""
     if is_whisper(encoder_config):
+        from data_utils.audio import SAMPLE_RATE
         from model.whisper import SAMPLES_PER_FRAME
 
-        return encoder_config.max_source_positions * SAMPLES_PER_FRAME / 16000
+        return encoder_config.max_source_positions * SAMPLES_PER_FRAME / SAMPLE_RATE
     return None
 
 
