@@ -125,9 +125,10 @@ class MultiTaskWav2Vec2(nn.Module):
         """(the hidden states the heads read: every layer's, or the last alone; the last hidden
         state, which the CTC head reads; frame lengths). Transformers' Wav2Vec2 hidden states end
         with the last block's output before the final norm, so the last state is asked for apart."""
-        frame_lengths = self.frame_lengths(attention_mask.sum(-1))
+        sample_lengths = attention_mask.sum(-1)
+        frame_lengths = self.frame_lengths(sample_lengths)
         if self.is_whisper:
-            states = self.asr.encode(input_values, attention_mask.sum(-1)).hidden_states
+            states = self.asr.encode(input_values, sample_lengths).hidden_states
             return (states if all_layers else states[-1:]), states[-1], frame_lengths
         encoded = self.asr.wav2vec2(input_values, attention_mask=attention_mask, output_hidden_states=all_layers)
         last = encoded.last_hidden_state
@@ -240,8 +241,9 @@ class MultiTaskWav2Vec2(nn.Module):
         codec = codec or JamoCodec()
         if Path(path_or_hub_id).is_dir():
             require_safetensors(Path(path_or_hub_id))
-        if is_whisper(load_encoder_config(path_or_hub_id)):
-            asr, info = whisper_from_pretrained(resolve_model_dir(path_or_hub_id), codec, **encoder_overrides)
+        source_config = load_encoder_config(path_or_hub_id, **encoder_overrides)
+        if is_whisper(source_config):
+            asr, info = whisper_from_pretrained(resolve_model_dir(path_or_hub_id), source_config, codec)
         else:
             asr, info = wav2vec2_from_pretrained(path_or_hub_id, codec, **encoder_overrides)
         report = {key: sorted(str(k) for k in info.get(key, [])) for key in ("missing_keys", "unexpected_keys", "mismatched_keys")}
@@ -299,11 +301,10 @@ def wav2vec2_from_pretrained(path_or_hub_id, codec: JamoCodec, **overrides) -> t
             **overrides)  # float32 master weights whatever the checkpoint stores (fp16 on the Hub)
 
 
-def whisper_from_pretrained(directory: Path, codec: JamoCodec, **overrides) -> tuple[WhisperForCTC, dict]:
+def whisper_from_pretrained(directory: Path, config, codec: JamoCodec) -> tuple[WhisperForCTC, dict]:
     """A `whisper` encoder directory (`model.whisper_init --as whisper`, or a model of this
-    toolkit) as a jamo `WhisperForCTC`, float32 whatever it stores; a CTC head of another shape
-    is left fresh."""
-    config = load_encoder_config(directory, **overrides)
+    toolkit) with its `config` (overrides applied) as a jamo `WhisperForCTC`, float32 whatever it
+    stores; a CTC head of another shape is left fresh."""
     config.vocab_size, config.pad_token_id = len(codec), codec.pad_id
     model = WhisperForCTC(config)
     target = model.state_dict()
