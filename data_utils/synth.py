@@ -11,7 +11,13 @@ the audio to learn:
 - accent: word gap (espeak `-g`, pauses between words): none "seoul", short "gyeongsang",
   long "jeolla".
 With `--holdout F`, a fraction F of voice settings and of sentences is reserved: `heldout.csv`
-shares neither text nor voice setting with `train.csv`.
+shares neither text nor voice setting with `train.csv`; with `--holdout-variants` as well, the
+held-out voices are whole espeak-ng variants that no training voice uses.
+
+`--sentences FILE` speaks natural text (one sentence per line, already normalised, e.g.
+`data_utils.real_speech`'s `train-sentences.txt`) instead of the generator's: each sentence is
+spoken by several voices when N exceeds the file, and the held-out sentences are a fraction F
+of the file's.
 """
 
 from __future__ import annotations
@@ -108,23 +114,61 @@ def _synthesise_one(job: tuple[str, str, Voice]) -> float:
     return len(audio) / SAMPLE_RATE
 
 
+def split_variants(variants, fraction: float, rng: random.Random) -> tuple[tuple, tuple]:
+    """(held-out, training) variants: a fraction of each gender's, at least one of each."""
+    heldout = []
+    for gender in ("female", "male"):
+        names = sorted(v for v in variants if v[1] == gender)
+        rng.shuffle(names)
+        heldout += names[: max(1, round(len(names) * fraction))]
+    return tuple(heldout), tuple(v for v in variants if v not in heldout)
+
+
+def generator_sentences(num_utterances: int, n_heldout: int, seed: int, pseudo_share: float) -> list[str]:
+    # Held-out sentences are natural ones (what the evaluation measures); training sentences
+    # are drawn separately and never repeat a held-out one.
+    heldout = generate_sentences(n_heldout, seed=seed + 7919, pseudo_share=0.0) if n_heldout else []
+    taken = set(heldout)
+    train = [t for t in generate_sentences(num_utterances + len(taken), seed=seed, pseudo_share=pseudo_share)
+             if t not in taken][: num_utterances - n_heldout]
+    return heldout + train
+
+
+def file_sentences(texts: list[str], num_utterances: int, holdout: float, rng: random.Random) -> tuple[list[str], int]:
+    """(sentences, how many of them lead as the held-out part): held-out sentences once each,
+    training ones cycled in a shuffled order until N utterances."""
+    pool = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    if not pool:
+        raise ValueError("the sentence file has no sentences")
+    rng.shuffle(pool)
+    n_heldout = min(round(len(pool) * holdout), num_utterances) if holdout else 0
+    heldout, train = pool[:n_heldout], pool[n_heldout:]
+    if not train:
+        raise ValueError(f"--holdout {holdout} leaves no training sentences out of {len(pool)}")
+    return heldout + [train[i % len(train)] for i in range(num_utterances - n_heldout)], n_heldout
+
+
 def build_corpus(out: Path, num_utterances: int, seed: int, jobs: int = 2, holdout: float = 0.0,
-                 pseudo_share: float = 0.2, num_voices: int | None = None) -> dict[str, Path]:
+                 pseudo_share: float = 0.2, num_voices: int | None = None, sentences: list[str] | None = None,
+                 holdout_variants: bool = False) -> dict[str, Path]:
     """Synthesise the corpus; returns the manifest paths written ({"manifest", "train", "heldout"})."""
     rng = random.Random(seed)
     variants = espeak_variants()
     num_voices = num_voices or max(8, num_utterances // 4)
-    voices = list(dict.fromkeys(sample_voice(rng, variants) for _ in range(num_voices)))
-    # Held-out sentences are natural ones (what the evaluation measures); training sentences
-    # are drawn separately and never repeat a held-out one.
-    n_heldout_utts = round(num_utterances * holdout)
-    heldout_sentences = generate_sentences(n_heldout_utts, seed=seed + 7919, pseudo_share=0.0) if n_heldout_utts else []
-    taken = set(heldout_sentences)
-    train_sentences = [t for t in generate_sentences(num_utterances + len(taken), seed=seed, pseudo_share=pseudo_share)
-                       if t not in taken][: num_utterances - n_heldout_utts]
-    sentences = heldout_sentences + train_sentences
-    n_heldout_voices = max(1, round(len(voices) * holdout)) if holdout else 0
-    heldout_voices, train_voices = voices[:n_heldout_voices], voices[n_heldout_voices:]
+    if holdout and holdout_variants:
+        heldout_variants, train_variants = split_variants(variants, holdout, rng)
+        n_heldout_voices = max(1, round(num_voices * holdout))
+        heldout_voices = list(dict.fromkeys(sample_voice(rng, heldout_variants) for _ in range(n_heldout_voices)))
+        train_voices = list(dict.fromkeys(sample_voice(rng, train_variants) for _ in range(num_voices - n_heldout_voices)))
+    else:
+        voices = list(dict.fromkeys(sample_voice(rng, variants) for _ in range(num_voices)))
+        n_heldout_voices = max(1, round(len(voices) * holdout)) if holdout else 0
+        heldout_voices, train_voices = voices[:n_heldout_voices], voices[n_heldout_voices:]
+    if sentences is None:
+        n_heldout_utts = round(num_utterances * holdout)
+        sentences = generator_sentences(num_utterances, n_heldout_utts, seed, pseudo_share)
+    else:
+        sentences, n_heldout_utts = file_sentences(sentences, num_utterances, holdout, rng)
 
     (out / "wavs").mkdir(parents=True, exist_ok=True)
     rows, work = [], []
@@ -165,9 +209,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--holdout", type=float, default=0.0, help="fraction of voices and sentences held out")
     parser.add_argument("--pseudo-share", type=float, default=0.2, help="share of pseudo-word utterances")
     parser.add_argument("--num-voices", type=int, default=None, help="voice settings to draw (default N/4)")
+    parser.add_argument("--sentences", type=Path, default=None,
+                        help="speak this file's sentences (one per line) instead of the generator's")
+    parser.add_argument("--holdout-variants", action="store_true",
+                        help="hold out whole espeak-ng variants, not only voice settings")
     args = parser.parse_args(argv)
+    texts = args.sentences.read_text(encoding="utf-8").splitlines() if args.sentences else None
     written = build_corpus(args.out, args.num_utterances, args.seed, args.jobs, args.holdout,
-                           args.pseudo_share, args.num_voices)
+                           args.pseudo_share, args.num_voices, texts, args.holdout_variants)
     for name, path in written.items():
         print(f"{name}: {path}", file=sys.stderr)
 

@@ -1,4 +1,4 @@
-"""Training tab: curves of a run's `metrics.jsonl` (drawn by `distributed.plots.training_figure`).
+"""Training tab: curves of a run's `metrics.jsonl` (drawn by `model.plots.training_figure`).
 
 Runs are listed from the configured runs root only, and the browser picks one by its listed
 name: a name that is not in the current listing is refused, so no request can make the
@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import matplotlib.pyplot as plt
 
-from distributed.plots import read_metrics, training_figure
+from model.plots import read_metrics, training_figure
 
 from .i18n import language, message
 

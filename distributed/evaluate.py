@@ -83,7 +83,7 @@ def evaluation_sample(size: int, count: int, seed: int = 0) -> list[int]:
 
 
 def write_report(summary: dict, frame: pd.DataFrame, out: Path) -> None:
-    from distributed.plots import plot_evaluation
+    from model.plots import plot_evaluation
 
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "utterances.csv", index=False, encoding="utf-8")

@@ -286,7 +286,7 @@ def train_func(config_dict: dict) -> None:
 
     def write_curves() -> None:
         if rank == 0:
-            from distributed.plots import plot_training_curves
+            from model.plots import plot_training_curves
 
             plot_training_curves(output / "metrics.jsonl", output / "curves.png")
 

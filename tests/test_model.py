@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model.codec import JamoCodec
 from model.config import MultiTaskConfig, encoder_config
@@ -304,11 +306,49 @@ def test_exported_ctc_runs_in_hugging_face_pipeline(tmp_path):
     model = tiny_model()
     model.save_pretrained(tmp_path / "model")
     export_ctc(tmp_path / "model", tmp_path / "ctc")
-    asr = pipeline("automatic-speech-recognition", model=str(tmp_path / "ctc"))
     audio = waveforms([16000], seed=5)[0].numpy() * 0.1
-    hf_text = asr(audio)["text"]
     ours = Predictor.from_pretrained(tmp_path / "model").predict_arrays([audio])[0]
-    assert " ".join(hf_text.split()) == ours.jamo
+    # with the tokenizer the directory ships: syllables, as the toolkit writes them
+    asr = pipeline("automatic-speech-recognition", model=str(tmp_path / "ctc"), trust_remote_code=True)
+    assert " ".join(asr(audio)["text"].split()) == ours.text
+    # without remote code: the plain tokenizer, which gives the jamo
+    plain = pipeline("automatic-speech-recognition", model=str(tmp_path / "ctc"))
+    assert " ".join(plain(audio)["text"].split()) == ours.jamo
+    card = (tmp_path / "ctc" / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlanguage:\n- ko\n") and "trust_remote_code=True" in card
+
+
+def test_an_export_with_an_lm_decodes_with_it_in_the_pipeline(tmp_path):
+    from transformers import pipeline
+
+    from model.decoding import BeamDecoder
+    from model.export import export_ctc
+    from model.lm import estimate, jamo_sentences, write_arpa
+    from model.predict import Predictor
+    from model.tokenization_korean_jamo import compose
+
+    arpa = write_arpa(estimate(jamo_sentences(["가나 다라", "나다 가라 마"]), order=2), tmp_path / "lm.arpa")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "summary.json").write_text(json.dumps({"n": 7, "cer_nospace": 0.1234, "swer": 0.2, "wer": 0.3}))
+    model = tiny_model()
+    model.save_pretrained(tmp_path / "model")
+    export_ctc(tmp_path / "model", tmp_path / "ctc", lm=arpa, evaluations=[tmp_path / "report"])
+    asr = pipeline("automatic-speech-recognition", model=str(tmp_path / "ctc"), trust_remote_code=True)
+    assert asr.type == "ctc_with_lm"
+    audio = waveforms([16000], seed=6)[0].numpy() * 0.1
+    predictor = Predictor.from_pretrained(tmp_path / "model")
+    predictor.beam_decoder = BeamDecoder(predictor.codec, arpa)
+    assert compose(" ".join(asr(audio)["text"].split())) == predictor.predict_arrays([audio])[0].text
+    assert "| report | 7 | 0.123 | 0.200 | 0.300 |" in (tmp_path / "ctc" / "README.md").read_text(encoding="utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(CODEC.vocab[3:] + [" ", "a"]), max_size=12))
+def test_the_shipped_tokenizer_composes_as_the_codec_does(tokens):
+    from model.codec import jamo_to_text
+    from model.tokenization_korean_jamo import compose
+
+    assert compose("".join(tokens)) == jamo_to_text("".join(tokens))
 
 
 def test_a_float16_export_is_half_the_size_and_loads_as_float32(tmp_path):

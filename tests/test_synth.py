@@ -55,3 +55,16 @@ def test_corpus_is_deterministic(tmp_path, synth_corpus):
     build_corpus(tmp_path, num_utterances=24, seed=3, jobs=1, holdout=0.25)
     assert (tmp_path / "manifest.csv").read_text() == (synth_corpus / "manifest.csv").read_text()
     assert digest(tmp_path) == digest(synth_corpus)
+
+
+def test_corpus_from_a_sentence_file_holds_out_sentences_and_whole_variants(tmp_path):
+    texts = [f"문장 {word} 읽어요" for word in "하나 둘 셋 넷 다섯 여섯 일곱 여덟 아홉 열".split()]
+    build_corpus(tmp_path, num_utterances=16, seed=5, jobs=2, holdout=0.2, sentences=texts + texts[:3],
+                 holdout_variants=True)
+    train, heldout = read_manifest(tmp_path / "train.csv"), read_manifest(tmp_path / "heldout.csv")
+    assert len(heldout) == 2 and len(train) == 14  # 20 % of the 10 distinct sentences, each once
+    assert set(train["text"]) | set(heldout["text"]) <= set(texts)
+    assert not set(train["text"]) & set(heldout["text"])
+    assert len(set(train["text"])) == 8  # every training sentence is spoken, by more than one voice
+    variant = lambda speaker: speaker.rsplit("-", 3)[0]  # noqa: E731
+    assert not {variant(s) for s in train["speaker"]} & {variant(s) for s in heldout["speaker"]}

@@ -1,4 +1,5 @@
-"""Matplotlib figures: training curves from metrics.jsonl, and an evaluation report."""
+"""Matplotlib figures of training and evaluation: training curves from metrics.jsonl (the trainer
+writes them, the app's Training tab draws them) and an evaluation report."""
 
 from __future__ import annotations
 
