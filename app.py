@@ -25,10 +25,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="another model offered in the Compare tab (repeatable)")
     parser.add_argument("--host", help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--share", action="store_true",
+                        help="also serve on a public HTTPS link (Gradio's tunnel): browsers need HTTPS for the microphone")
     parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
                         help="longest recording accepted (default: %(default)s)")
     parser.add_argument("--window-seconds", type=float, default=defaults.window_seconds,
                         help="longer recordings are cut at pauses into windows of this length (default: %(default)s)")
+    parser.add_argument("--max-live-seconds", type=float, default=defaults.max_live_seconds,
+                        help="longest live microphone session (default: %(default)s)")
     parser.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files,
                         help="files in one batch (default: %(default)s)")
     parser.add_argument("--max-batch-seconds", type=float, default=defaults.max_batch_seconds,
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    limits = Limits(max_seconds=args.max_seconds, window_seconds=args.window_seconds,
+    limits = Limits(max_seconds=args.max_seconds, window_seconds=args.window_seconds, max_live_seconds=args.max_live_seconds,
                     max_batch_files=args.max_batch_files, max_batch_seconds=args.max_batch_seconds,
                     max_zip_members=args.max_zip_members, max_zip_bytes=int(args.max_zip_mb * 2**20),
                     max_file_size=args.max_file_size)
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
                               font_mono=["NanumGothicCoding", "ui-monospace", "monospace"])
     app.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue).launch(
         server_name=args.host, server_port=args.port, max_file_size=limits.max_file_size, i18n=i18n, theme=theme,
-        allowed_paths=[str(EXAMPLES_DIR)])
+        allowed_paths=[str(EXAMPLES_DIR)], share=args.share)
 
 
 if __name__ == "__main__":

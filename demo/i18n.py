@@ -28,6 +28,10 @@ UI = {
         "transcribe_help": "Any common format works (wav, mp3, m4a, webm, ogg, flac). Recordings longer than "
                            "{window_seconds:g} s are cut at pauses; the limit is {max_seconds:g} s per recording.",
         "examples": "Examples (synthetic voices, not used in training)",
+        "live_audio": "Live: speak and watch the transcript grow",
+        "live_transcript": "Live transcript",
+        "live_help": "Pieces are written at each pause. Browsers allow the microphone only on localhost or HTTPS "
+                     "(a hosted Space, `python app.py --share`, or a reverse proxy with TLS). At most {max_live_seconds:g} s per session.",
         "transcript": "Transcript",
         "words": "Words with their start times (orange: low confidence, check these)",
         "download_srt": "Subtitles (SRT)",
@@ -83,6 +87,10 @@ UI = {
         "transcribe_help": "일반적인 형식(wav, mp3, m4a, webm, ogg, flac)을 모두 지원합니다. {window_seconds:g}초보다 긴 "
                            "녹음은 쉬는 구간에서 나누어 처리하며, 녹음 하나의 최대 길이는 {max_seconds:g}초입니다.",
         "examples": "예제 (합성 음성, 학습에 사용하지 않음)",
+        "live_audio": "실시간: 말하는 동안 받아쓰기가 이어집니다",
+        "live_transcript": "실시간 받아쓰기",
+        "live_help": "말을 멈출 때마다 한 구간씩 확정됩니다. 브라우저는 localhost 또는 HTTPS에서만 마이크를 허용합니다 "
+                     "(Hugging Face Spaces, `python app.py --share`, TLS를 쓰는 리버스 프록시). 한 세션은 최대 {max_live_seconds:g}초입니다.",
         "transcript": "받아쓰기 결과",
         "words": "단어별 시작 시각 (주황색: 신뢰도가 낮은 단어, 확인이 필요합니다)",
         "download_srt": "자막 (SRT)",
@@ -130,6 +138,7 @@ UI = {
 MESSAGES = {
     "en": {
         "need_audio": "Record or upload a recording first.",
+        "live_limit": "The live session reached its limit of {seconds:.0f} s; start it again to go on.",
         "audio_error": "Cannot use this recording: {reason}",
         "no_audio_files": "No audio files in the upload.",
         "batch_too_many_files": "Too many files: {count} (at most {limit} per batch).",
@@ -170,6 +179,7 @@ MESSAGES = {
     },
     "ko": {
         "need_audio": "먼저 녹음하거나 파일을 올리세요.",
+        "live_limit": "실시간 세션이 최대 길이 {seconds:.0f}초에 이르렀습니다. 다시 시작하면 이어집니다.",
         "audio_error": "이 녹음은 사용할 수 없습니다: {reason}",
         "no_audio_files": "올린 파일 중에 음성 파일이 없습니다.",
         "batch_too_many_files": "파일이 너무 많습니다: {count}개 (한 번에 최대 {limit}개).",

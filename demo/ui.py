@@ -15,6 +15,7 @@ import pandas as pd
 from .batch import BatchAnalyzer
 from .compare import Comparer
 from .limits import Limits
+from .live import CHUNK_SECONDS, LiveSession
 from .model_store import ModelStore
 from .training import TrainingViewer
 from .transcribe import Transcriber, show_words
@@ -47,7 +48,7 @@ def build_app(store: ModelStore, limits: Limits, runs_root: Path, i18n: gr.I18n,
             gr.Markdown(i18n("whisper_encoder"), elem_id="architecture")
         with gr.Tabs():
             with gr.Tab(i18n("tab_transcribe"), id="transcribe"):
-                _transcribe_tab(Transcriber(store), i18n, run_model)
+                _transcribe_tab(Transcriber(store), LiveSession(store, limits), i18n, run_model)
             with gr.Tab(i18n("tab_batch"), id="batch"):
                 _batch_tab(BatchAnalyzer(store, limits), i18n, run_model)
             with gr.Tab(i18n("tab_compare"), id="compare"):
@@ -57,7 +58,7 @@ def build_app(store: ModelStore, limits: Limits, runs_root: Path, i18n: gr.I18n,
     return app
 
 
-def _transcribe_tab(transcriber: Transcriber, i18n: gr.I18n, run_model: dict) -> None:
+def _transcribe_tab(transcriber: Transcriber, live: LiveSession, i18n: gr.I18n, run_model: dict) -> None:
     with gr.Row():
         with gr.Column():
             audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label=i18n("audio_input"),
@@ -68,6 +69,7 @@ def _transcribe_tab(transcriber: Transcriber, i18n: gr.I18n, run_model: dict) ->
             if clips:
                 gr.Examples(examples=[[clip] for clip in clips], inputs=[audio], label=i18n("examples"),
                             example_labels=example_labels(clips))
+            _live_section(live, i18n, run_model)
         with gr.Column():
             text = gr.Textbox(label=i18n("transcript"), lines=2, buttons=["copy"], elem_id="transcript")
             jamo = gr.Textbox(label=i18n("jamo"), lines=2, elem_id="jamo")
@@ -86,6 +88,19 @@ def _transcribe_tab(transcriber: Transcriber, i18n: gr.I18n, run_model: dict) ->
     button.click(transcriber.transcribe, inputs=[audio], outputs=[text, jamo, *labels, duration, elapsed, timed],
                  api_name="transcribe", **run_model).then(show_words, inputs=[timed], outputs=[words, subtitles],
                                                           api_visibility="private")
+
+
+def _live_section(session: LiveSession, i18n: gr.I18n, run_model: dict) -> None:
+    """The microphone's live mode, under the examples: its transcript grows beside nothing else."""
+    microphone = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label=i18n("live_audio"),
+                          elem_id="live-audio")
+    text = gr.Textbox(label=i18n("live_transcript"), lines=3, buttons=["copy"], elem_id="live-transcript")
+    gr.Markdown(i18n("live_help"))
+    live = gr.State()
+    microphone.start_recording(session.start, outputs=[text, live], api_visibility="private")
+    microphone.stream(session.feed, inputs=[microphone, live], outputs=[text, live], stream_every=CHUNK_SECONDS,
+                      api_visibility="private", **run_model)
+    microphone.stop_recording(session.stop, inputs=[live], outputs=[text, live], api_visibility="private", **run_model)
 
 
 def _batch_tab(analyzer: BatchAnalyzer, i18n: gr.I18n, run_model: dict) -> None:
