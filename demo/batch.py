@@ -6,15 +6,18 @@ Optional references (matched by file name) add WER/CER per file and corpus total
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 import gradio as gr
 import pandas as pd
 
 from model.metrics import UTTERANCE_SCORES, classification_scores, error_rates, utterance_rates
 from model.predict import CSV_COLUMNS, Prediction
+from model.subtitles import make_cues, to_srt
 
 from .audio_errors import public_reason
 from .figures import batch_figure
@@ -26,6 +29,7 @@ from .uploads import Recording, check_total_duration, collect_recordings
 from .workspace import fresh_dir
 
 FILES_PER_ROUND = 8  # progress moves after each round of files
+MAX_STEM = 120  # characters of a subtitle file's name: unpacked, it must fit a file system's 255 bytes
 
 
 def csv_rows(recordings: list[Recording], predictions: list[Prediction], references: pd.DataFrame | None) -> pd.DataFrame:
@@ -44,6 +48,25 @@ def csv_rows(recordings: list[Recording], predictions: list[Prediction], referen
         rows.append(row)
     columns = CSV_COLUMNS + (["reference", *UTTERANCE_SCORES] if references is not None else [])
     return pd.DataFrame(rows, columns=columns)
+
+
+def subtitles_zip(recordings: list[Recording], predictions: list[Prediction], path: Path) -> Path:
+    """One SRT per recording that was read, named after it (folders flattened into the name, so
+    that no member path can point outside the folder it is unpacked into)."""
+    used: set[str] = set()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for recording, prediction in zip(recordings, predictions):
+            if prediction.error:
+                continue
+            flat = re.sub(r"[^\w.\-]+", "_", str(PurePosixPath(recording.name).with_suffix("")))
+            stem = flat.strip("._")[:MAX_STEM] or "recording"
+            name, n = f"{stem}.srt", 1
+            while name in used:  # the same name from two folders or zips
+                n += 1
+                name = f"{stem}-{n}.srt"
+            used.add(name)
+            archive.writestr(name, to_srt(make_cues(prediction.words)))
+    return path
 
 
 def _reference_for(recording: Recording, references: pd.DataFrame) -> str | None:
@@ -105,7 +128,7 @@ class BatchAnalyzer:
     def analyze(self, files: list[str] | None, references: str | None = None, folder: list[str] | None = None,
                 progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> tuple:
         """Analyse uploaded recordings (files, zips, a folder); returns (summary markdown, table,
-        CSV file, summary figure)."""
+        CSV file, summary figure, zip of SRT subtitles)."""
         lang = language(request)
         workdir = fresh_dir("batch")
         try:
@@ -143,4 +166,5 @@ class BatchAnalyzer:
         cers = [float(c) for c in ok["cer"] if c != ""] if "cer" in ok else []
         figure = batch_figure({h: ok[h].tolist() for h in predictor.heads}, pd.to_numeric(ok["duration"]).tolist(), cers, lang)
         summary = summary_text(rows, reference_table, predictor.heads, elapsed, lang)
-        return summary, display_table(rows, predictor.heads, lang), str(csv_path), figure
+        subtitles = subtitles_zip(recordings, predictions, workdir / "subtitles.zip")
+        return summary, display_table(rows, predictor.heads, lang), str(csv_path), figure, str(subtitles)

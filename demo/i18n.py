@@ -35,6 +35,7 @@ UI = {
         "transcript": "Transcript",
         "words": "Words with their start times (orange: low confidence, check these)",
         "download_srt": "Subtitles (SRT)",
+        "download_srt_zip": "Subtitles (one SRT per file, zip)",
         "asr_only": "This model only transcribes: it has no speaker heads (age group, gender, accent).",
         "whisper_encoder": "This model's encoder is whisper-base's (log-mel, absolute positions), not a Wav2Vec2: "
                            "pretrained on real speech, it is the toolkit's model for real voices until a Wav2Vec2 "
@@ -94,6 +95,7 @@ UI = {
         "transcript": "받아쓰기 결과",
         "words": "단어별 시작 시각 (주황색: 신뢰도가 낮은 단어, 확인이 필요합니다)",
         "download_srt": "자막 (SRT)",
+        "download_srt_zip": "자막 (파일마다 SRT 하나, zip)",
         "asr_only": "이 모델은 받아쓰기만 합니다: 화자 정보(나이대, 성별, 억양)를 예측하는 부분이 없습니다.",
         "whisper_encoder": "이 모델의 인코더는 Wav2Vec2가 아니라 whisper-base의 인코더입니다(로그 멜, 절대 위치): 실제 음성으로 "
                            "사전학습되어, 이를 증류한 Wav2Vec2 모델이 같은 수준으로 받아쓸 때까지 실제 목소리용 모델입니다.",

@@ -126,7 +126,8 @@ def _batch_tab(analyzer: BatchAnalyzer, i18n: gr.I18n, run_model: dict) -> None:
             plot = gr.Plot(label=i18n("batch_plot"), show_label=False, elem_id="batch-plot")
         with gr.Column(scale=1, min_width=200):
             csv = gr.File(label=i18n("download_csv"), interactive=False, elem_id="batch-csv")
-    button.click(analyzer.analyze, inputs=[files, references, folder], outputs=[summary, table, csv, plot],
+            subtitles = gr.File(label=i18n("download_srt_zip"), interactive=False, elem_id="batch-srt")
+    button.click(analyzer.analyze, inputs=[files, references, folder], outputs=[summary, table, csv, plot, subtitles],
                  api_name="analyze_batch", **run_model)
 
 

@@ -23,6 +23,7 @@ from demo.limits import LimitExceeded, Limits, extract_zip, member_problem
 from model.metrics import utterance_rates
 from model.predict import CSV_COLUMNS
 from tests.app_server import EXAMPLES, shared_app
+from tests.test_timestamps import parse_srt
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -233,7 +234,8 @@ def test_batch_with_a_corrupt_file_and_a_zip(client, tmp_path, references):
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio" * 4)
     archive = _zip(tmp_path / "more.zip", {"inner/" + CLIPS[3].name: CLIPS[3].read_bytes()})
     files = [handle_file(str(p)) for p in (CLIPS[0], corrupt, CLIPS[1], archive)]
-    summary, table, csv_file, plot = client.predict(files, handle_file(str(REFERENCES)), api_name="/analyze_batch")
+    summary, table, csv_file, plot, subtitles = client.predict(files, handle_file(str(REFERENCES)),
+                                                               api_name="/analyze_batch")
 
     frame = pd.DataFrame(table["data"], columns=table["headers"])
     assert frame["file"].tolist() == [CLIPS[0].name, "corrupt.wav", CLIPS[1].name, f"more.zip/inner/{CLIPS[3].name}"]
@@ -250,6 +252,11 @@ def test_batch_with_a_corrupt_file_and_a_zip(client, tmp_path, references):
     assert list(rows.columns) == CSV_COLUMNS + ["reference", "wer", "cer", "cer_nospace", "swer"]
     assert rows["path"].tolist() == frame["file"].tolist()  # names, never server paths
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/")
+    with zipfile.ZipFile(subtitles) as archive:  # one SRT per file read, none for the corrupt one
+        assert archive.namelist() == [f"{CLIPS[0].stem}.srt", f"{CLIPS[1].stem}.srt", f"more.zip_inner_{CLIPS[3].stem}.srt"]
+        for name in archive.namelist():
+            cues = parse_srt(archive.read(name).decode("utf-8"))
+            assert cues and all(0 <= start < end for start, end, _ in cues)
 
 
 def test_a_long_webm_is_never_decoded_whole(client, tmp_path):
@@ -269,8 +276,8 @@ def test_a_long_webm_is_never_decoded_whole(client, tmp_path):
     assert webm.stat().st_size < 1_000_000
     server = psutil.Process(shared_app_pid())
     before = server.memory_info().rss
-    summary, table, _, _ = client.predict([handle_file(str(webm)), handle_file(str(CLIPS[0]))], None,
-                                          api_name="/analyze_batch")
+    summary, table, *_ = client.predict([handle_file(str(webm)), handle_file(str(CLIPS[0]))], None,
+                                        api_name="/analyze_batch")
     grown = server.memory_info().rss - before
     frame = pd.DataFrame(table["data"], columns=table["headers"])
     errors = dict(zip(frame["file"], frame["error"]))
@@ -284,10 +291,13 @@ def test_zip_members_with_awkward_names_are_rows_named_by_the_member(client, tmp
     audio = CLIPS[0].read_bytes()
     names = ["x" * 300 + ".wav", "d" * 300 + "/inner.wav", "x.wav", "x.wav/y.wav"]
     archive = _zip(tmp_path / "awkward.zip", {name: audio for name in names})
-    summary, table, _, _ = client.predict([handle_file(str(archive))], None, api_name="/analyze_batch")
+    summary, table, _, _, subtitles = client.predict([handle_file(str(archive))], None, api_name="/analyze_batch")
     frame = pd.DataFrame(table["data"], columns=table["headers"])
     assert frame["file"].tolist() == [f"awkward.zip/{name}" for name in names]
     assert (frame["error"] == "").all() and frame["transcript"].str.len().min() > 0
+    with zipfile.ZipFile(subtitles) as srt:  # four files, four names: short, flat, distinct
+        members = srt.namelist()
+    assert len(set(members)) == 4 and all(len(m) <= 130 and "/" not in m and ".." not in m for m in members)
     assert "/tmp" not in summary + frame.to_string()
 
 
