@@ -12,7 +12,8 @@ the audio to learn:
   long "jeolla".
 With `--holdout F`, a fraction F of voice settings and of sentences is reserved: `heldout.csv`
 shares neither text nor voice setting with `train.csv`; with `--holdout-variants` as well, the
-held-out voices are whole espeak-ng variants that no training voice uses.
+held-out voices are whole espeak-ng variants that no training voice uses; `--split-heldout` also
+writes its rows alternately to `valid.csv` and `test.csv`.
 
 `--sentences FILE` speaks natural text (one sentence per line, already normalised, e.g.
 `data_utils.real_speech`'s `train-sentences.txt`) instead of the generator's: each sentence is
@@ -23,7 +24,6 @@ of the file's.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import random
 import subprocess
@@ -34,11 +34,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 import soxr
 
 from data_utils.audio import SAMPLE_RATE
-from data_utils.manifest import MANIFEST_COLUMNS
+from data_utils.manifest import write_manifest
 from data_utils.sentences import generate_sentences
 
 SPEED_GROUPS = {"20s": (185, 210), "40s": (155, 180), "60s": (125, 150)}  # words per minute
@@ -150,8 +151,9 @@ def file_sentences(texts: list[str], num_utterances: int, holdout: float, rng: r
 
 def build_corpus(out: Path, num_utterances: int, seed: int, jobs: int = 2, holdout: float = 0.0,
                  pseudo_share: float = 0.2, num_voices: int | None = None, sentences: list[str] | None = None,
-                 holdout_variants: bool = False) -> dict[str, Path]:
-    """Synthesise the corpus; returns the manifest paths written ({"manifest", "train", "heldout"})."""
+                 holdout_variants: bool = False, split_heldout: bool = False) -> dict[str, Path]:
+    """Synthesise the corpus; returns the manifest paths written ({"manifest", "train", "heldout"},
+    and "valid", "test" with `split_heldout`: the held-out rows alternately)."""
     rng = random.Random(seed)
     variants = espeak_variants()
     num_voices = num_voices or max(8, num_utterances // 4)
@@ -185,19 +187,16 @@ def build_corpus(out: Path, num_utterances: int, seed: int, jobs: int = 2, holdo
         for row, duration in zip(rows, pool.map(_synthesise_one, work, chunksize=8)):
             row["duration"] = f"{duration:.3f}"
 
-    written = {"manifest": _write_manifest(out / "manifest.csv", rows)}
+    frame = pd.DataFrame(rows)
+    written = {"manifest": write_manifest(frame, out / "manifest.csv")}
     if holdout > 0:
-        written["train"] = _write_manifest(out / "train.csv", [r for r in rows if r["source"] == "synth"])
-        written["heldout"] = _write_manifest(out / "heldout.csv", [r for r in rows if r["source"] != "synth"])
+        written["train"] = write_manifest(frame[frame["source"] == "synth"], out / "train.csv")
+        heldout = frame[frame["source"] != "synth"]
+        written["heldout"] = write_manifest(heldout, out / "heldout.csv")
+        if split_heldout:
+            written["valid"] = write_manifest(heldout.iloc[::2], out / "valid.csv")
+            written["test"] = write_manifest(heldout.iloc[1::2], out / "test.csv")
     return written
-
-
-def _write_manifest(path: Path, rows: list[dict]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS + ["source"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -213,10 +212,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="speak this file's sentences (one per line) instead of the generator's")
     parser.add_argument("--holdout-variants", action="store_true",
                         help="hold out whole espeak-ng variants, not only voice settings")
+    parser.add_argument("--split-heldout", action="store_true",
+                        help="also write the held-out rows alternately to valid.csv and test.csv")
     args = parser.parse_args(argv)
     texts = args.sentences.read_text(encoding="utf-8").splitlines() if args.sentences else None
     written = build_corpus(args.out, args.num_utterances, args.seed, args.jobs, args.holdout,
-                           args.pseudo_share, args.num_voices, texts, args.holdout_variants)
+                           args.pseudo_share, args.num_voices, texts, args.holdout_variants, args.split_heldout)
     for name, path in written.items():
         print(f"{name}: {path}", file=sys.stderr)
 

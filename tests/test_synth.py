@@ -60,9 +60,11 @@ def test_corpus_is_deterministic(tmp_path, synth_corpus):
 def test_corpus_from_a_sentence_file_holds_out_sentences_and_whole_variants(tmp_path):
     texts = [f"문장 {word} 읽어요" for word in "하나 둘 셋 넷 다섯 여섯 일곱 여덟 아홉 열".split()]
     build_corpus(tmp_path, num_utterances=16, seed=5, jobs=2, holdout=0.2, sentences=texts + texts[:3],
-                 holdout_variants=True)
+                 holdout_variants=True, split_heldout=True)
     train, heldout = read_manifest(tmp_path / "train.csv"), read_manifest(tmp_path / "heldout.csv")
     assert len(heldout) == 2 and len(train) == 14  # 20 % of the 10 distinct sentences, each once
+    valid, test = read_manifest(tmp_path / "valid.csv"), read_manifest(tmp_path / "test.csv")
+    assert valid["path"].tolist() + test["path"].tolist() == heldout["path"].tolist()[::2] + heldout["path"].tolist()[1::2]
     assert set(train["text"]) | set(heldout["text"]) <= set(texts)
     assert not set(train["text"]) & set(heldout["text"])
     assert len(set(train["text"])) == 8  # every training sentence is spoken, by more than one voice
