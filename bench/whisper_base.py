@@ -51,7 +51,7 @@ def transcribe_ours(arrays, model: str, lm: str | None, beam: bool) -> list[str]
 
     predictor = Predictor.from_pretrained(model)
     if beam:
-        predictor.beam_decoder = BeamDecoder(predictor.codec, lm, beam_width=32)
+        predictor.decoder = BeamDecoder(predictor.codec, lm, beam_width=32)
     return [p.text for p in predictor.predict_arrays(arrays)]
 
 

@@ -23,17 +23,18 @@ import torch
 from data_utils.batching import DynamicBatchSampler, make_loader
 from data_utils.labels import IGNORE, LabelSet
 from model.codec import JamoCodec
-from model.decoding import greedy_decode
+from model.decoding import GreedyDecoder
 from model.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 
 
 @torch.inference_mode()
 def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = None, batch_seconds: float = 60.0,
                    device: str | torch.device = "cpu", max_utterances: int | None = None,
-                   beam_decoder=None) -> tuple[dict, pd.DataFrame]:
-    """Decode `dataset` (from `data_utils.batching.load_dataset`) greedily, or with `beam_decoder`
-    (a `model.decoding.BeamDecoder`); return (summary, rows)."""
+                   decoder=None) -> tuple[dict, pd.DataFrame]:
+    """Decode `dataset` (from `data_utils.batching.load_dataset`) with `decoder` (greedy unless a
+    `model.decoding.BeamDecoder` is given); return (summary, rows)."""
     codec = codec or JamoCodec()
+    decoder = decoder or GreedyDecoder(codec)
     was_training = model.training
     model.eval()
     lengths = dataset.lengths
@@ -46,10 +47,7 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
     rows = []
     for indices, batch in zip(sampler, loader):
         output = model(batch["input_values"].to(device), batch["attention_mask"].to(device))
-        if beam_decoder is not None:
-            transcripts = beam_decoder.decode(output.ctc_logits.float(), output.frame_lengths)
-        else:
-            transcripts = greedy_decode(output.ctc_logits.float(), output.frame_lengths, codec)
+        transcripts = decoder.decode(output.ctc_logits.float(), output.frame_lengths)
         probs = {h: torch.softmax(output.head_logits[h].float(), -1).cpu() for h in heads}
         for j, index in enumerate(indices):
             reference = codec.decode(dataset[index]["labels"])
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         from model.decoding import BeamDecoder
 
         beam = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta)
-    summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, beam_decoder=beam)
+    summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, decoder=beam)
     # Rows left out (unreadable, over the 30-s limit, no transcript) are counted in the last line.
     summary["skipped"] = len(dataset.skipped)
     summary["skipped_reasons"] = dict(Counter(row["reason"] for row in dataset.skipped))

@@ -51,6 +51,16 @@ def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: Jamo
     return transcripts
 
 
+class GreedyDecoder:
+    """Best path (`greedy_decode`) behind the decoders' one interface: `decode(logits, frame_lengths, words)`."""
+
+    def __init__(self, codec: JamoCodec):
+        self.codec = codec
+
+    def decode(self, logits: torch.Tensor, frame_lengths: torch.Tensor, words: bool = False) -> list[Transcript]:
+        return greedy_decode(logits, frame_lengths, self.codec, words)
+
+
 class BeamDecoder:
     """pyctcdecode beam search over jamo, optionally with a KenLM n-gram over jamo words."""
 

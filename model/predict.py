@@ -31,7 +31,7 @@ from data_utils.batching import normalize_waveform
 from data_utils.manifest import HEADS
 from model.codec import JamoCodec
 from model.config import frame_samples, max_input_seconds, receptive_field
-from model.decoding import BeamDecoder, Transcript, greedy_decode
+from model.decoding import BeamDecoder, GreedyDecoder, Transcript
 from model.network import MultiTaskWav2Vec2
 
 # fp32 is exact, so it is the default (bench/RESULTS.md): dynamic int8 quantisation of the Linear
@@ -173,7 +173,7 @@ class Predictor:
 
     def __init__(self, model: MultiTaskWav2Vec2, codec: JamoCodec | None = None, device: str = "cpu",
                  batch_seconds: float = 20.0, window_seconds: float = 20.0, max_seconds: float = DEFAULT_MAX_SECONDS,
-                 beam_decoder: BeamDecoder | None = None, precision: str = "fp32", parallel_batches: int = 1):
+                 decoder: GreedyDecoder | BeamDecoder | None = None, precision: str = "fp32", parallel_batches: int = 1):
         """`parallel_batches`: batches run at once, each on its own thread, with torch's intra-op
         threads inside each; keep their product at the cores (`main` does). For small models on
         CPUs, one intra-op thread per batch and a batch per core is faster than every core on one
@@ -197,7 +197,7 @@ class Predictor:
         # windows no longer than the encoder takes at once (whisper's 30 s)
         window_seconds = min(window_seconds, max_input_seconds(self.model.encoder_config) or window_seconds)
         self.batch_seconds, self.window_seconds, self.max_seconds = batch_seconds, window_seconds, max_seconds
-        self.beam_decoder = beam_decoder
+        self.decoder = decoder or GreedyDecoder(self.codec)  # greedy unless given a beam decoder
         self.parallel_batches = parallel_batches
         self.show_progress = False  # a console progress bar for streamed recordings (the CLI sets it)
         self.min_samples = receptive_field(self.model.encoder_config)
@@ -248,10 +248,7 @@ class Predictor:
     @torch.inference_mode()
     def _decode(self, output) -> tuple[list[Transcript], dict[str, np.ndarray]]:
         logits = output.ctc_logits.float()
-        if self.beam_decoder is not None:
-            transcripts = self.beam_decoder.decode(logits, output.frame_lengths, words=True)
-        else:
-            transcripts = greedy_decode(logits, output.frame_lengths, self.codec, words=True)
+        transcripts = self.decoder.decode(logits, output.frame_lengths, words=True)
         probabilities = {h: torch.softmax(v.float(), -1).cpu().numpy() for h, v in output.head_logits.items()}
         return transcripts, probabilities
 
@@ -422,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileNotFoundError) as error:  # a model that cannot be used: one line, no traceback
         raise SystemExit(f"error: {error}") from None
     if args.beam_width or args.lm:
-        predictor.beam_decoder = BeamDecoder(predictor.codec, args.lm, beam_width=args.beam_width or 32)
+        predictor.decoder = BeamDecoder(predictor.codec, args.lm, beam_width=args.beam_width or 32)
     paths = expand_inputs(args.inputs)
     if not paths:
         parser.error("no audio files found in the inputs")

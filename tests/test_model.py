@@ -337,7 +337,7 @@ def test_an_export_with_an_lm_decodes_with_it_in_the_pipeline(tmp_path):
     assert asr.type == "ctc_with_lm"
     audio = waveforms([16000], seed=6)[0].numpy() * 0.1
     predictor = Predictor.from_pretrained(tmp_path / "model")
-    predictor.beam_decoder = BeamDecoder(predictor.codec, arpa)
+    predictor.decoder = BeamDecoder(predictor.codec, arpa)
     assert compose(" ".join(asr(audio)["text"].split())) == predictor.predict_arrays([audio])[0].text
     assert "| report | 7 | 0.123 | 0.200 | 0.300 |" in (tmp_path / "ctc" / "README.md").read_text(encoding="utf-8")
 
