@@ -15,18 +15,17 @@ from pathlib import Path, PurePosixPath
 import gradio as gr
 import pandas as pd
 
+from demo.audio_errors import public_reason
+from demo.figures import batch_figure
+from demo.i18n import head_name, language, message
+from demo.limits import LimitExceeded, Limits
+from demo.model_store import ModelStore
+from demo.references import ReferencesError, file_key, read_references
+from demo.uploads import Recording, check_total_duration, collect_recordings
+from demo.workspace import fresh_dir
 from model.metrics import UTTERANCE_SCORES, classification_scores, error_rates, utterance_rates
 from model.predict import CSV_COLUMNS, Prediction
 from model.subtitles import make_cues, to_srt
-
-from .audio_errors import public_reason
-from .figures import batch_figure
-from .i18n import head_name, language, message
-from .limits import LimitExceeded, Limits
-from .model_store import ModelStore
-from .references import ReferencesError, file_key, read_references
-from .uploads import Recording, check_total_duration, collect_recordings
-from .workspace import fresh_dir
 
 FILES_PER_ROUND = 8  # progress moves after each round of files
 MAX_STEM = 120  # characters of a subtitle file's name: unpacked, it must fit a file system's 255 bytes

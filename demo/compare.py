@@ -14,25 +14,22 @@ import gradio as gr
 import pandas as pd
 
 from data_utils.manifest import HEADS
+from demo.errors import LocalizedError
+from demo.figures import comparison_figure
+from demo.i18n import head_name, language, message
+from demo.limits import LimitExceeded, Limits
+from demo.model_store import ModelStore
+from demo.references import ReferencesError, file_key, read_references
+from demo.uploads import check_total_duration, collect_recordings
+from demo.workspace import fresh_dir
 from model.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
-
-from .figures import comparison_figure
-from .i18n import head_name, language, message
-from .limits import LimitExceeded, Limits
-from .model_store import ModelStore
-from .references import ReferencesError, file_key, read_references
-from .uploads import check_total_duration, collect_recordings
-from .workspace import fresh_dir
 
 GROUP_ATTRIBUTES = ("gender", "age", "accent")
 MOST_DIFFERENT = 20
 
 
-class CompareError(ValueError):
-    def __init__(self, key: str, **values):
-        self.key = key
-        self.values = values
-        super().__init__(f"{key}: {values}")
+class CompareError(LocalizedError):
+    """A comparison that cannot be made (no common files, no references, an unknown model)."""
 
 
 def read_prediction_csv(path: str) -> pd.DataFrame:

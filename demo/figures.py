@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .i18n import head_name, message
+from demo.i18n import head_name, message
 
 matplotlib.rcParams["font.family"] = ["DejaVu Sans", "NanumGothic"]
 matplotlib.rcParams["axes.unicode_minus"] = False  # NanumGothic lacks U+2212

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .limits import Limits
+from demo.limits import Limits
 
 LANGUAGES = ("en", "ko")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from data_utils.audio import AUDIO_SUFFIXES
+from demo.errors import LocalizedError
 
 CHUNK_BYTES = 1 << 20
 
@@ -32,13 +33,8 @@ class Limits:
     max_file_size: str = "50mb"  # one upload (enforced by Gradio before our code runs)
 
 
-class LimitExceeded(ValueError):
-    """A request over a limit; `key` and `values` let the caller word the message in any language."""
-
-    def __init__(self, key: str, **values):
-        self.key = key
-        self.values = values
-        super().__init__(f"{key}: {values}")
+class LimitExceeded(LocalizedError):
+    """A request over a limit."""
 
 
 def member_problem(name: str) -> str | None:

@@ -11,11 +11,10 @@ import gradio as gr
 import numpy as np
 
 from data_utils.audio import SAMPLE_RATE
+from demo.i18n import language, message
+from demo.limits import Limits
+from demo.model_store import ModelStore
 from model.live import LiveTranscriber
-
-from .i18n import language, message
-from .limits import Limits
-from .model_store import ModelStore
 
 CHUNK_SECONDS = 0.5  # how often the browser sends audio: the floor of the latency
 

@@ -13,9 +13,8 @@ import os
 import threading
 from pathlib import Path
 
+from demo.limits import Limits
 from model.predict import Predictor
-
-from .limits import Limits
 
 ENV_VAR = "KOREAN_SPEECH_MODEL"
 BUNDLED_MODEL = Path(__file__).resolve().parent / "model"

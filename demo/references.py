@@ -14,19 +14,15 @@ import pandas as pd
 
 from data_utils.manifest import normalize_accent, normalize_age, normalize_gender
 from data_utils.text import TextNormalizer
+from demo.errors import LocalizedError
 
 FILE_COLUMNS = ("path", "file", "filename", "file_name", "audio", "wav")
 TEXT_COLUMNS = ("text", "transcript", "transcription", "reference", "sentence")
 LABEL_COLUMNS = {"age": normalize_age, "gender": normalize_gender, "accent": normalize_accent}
 
 
-class ReferencesError(ValueError):
-    """A references file that cannot be used; `key`/`values` word the message."""
-
-    def __init__(self, key: str, **values):
-        self.key = key
-        self.values = values
-        super().__init__(f"{key}: {values}")
+class ReferencesError(LocalizedError):
+    """A references file that cannot be used."""
 
 
 def file_key(path: str) -> str:

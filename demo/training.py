@@ -13,9 +13,8 @@ from pathlib import Path
 import gradio as gr
 import matplotlib.pyplot as plt
 
+from demo.i18n import language, message
 from model.plots import read_metrics, training_figure
-
-from .i18n import language, message
 
 METRICS_FILE = "metrics.jsonl"
 MAX_DEPTH = 3  # runs/<name>/metrics.jsonl up to runs/<group>/<name>/<sub>/metrics.jsonl

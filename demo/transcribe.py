@@ -14,14 +14,13 @@ from pathlib import Path
 
 import gradio as gr
 
+from demo.audio_errors import public_reason
+from demo.i18n import language, message
+from demo.model_store import ModelStore
+from demo.workspace import fresh_dir
 from model.codec import jamo_for_display
 from model.predict import HeadPrediction, Timed
 from model.subtitles import make_cues, to_srt
-
-from .audio_errors import public_reason
-from .i18n import language, message
-from .model_store import ModelStore
-from .workspace import fresh_dir
 
 # Words under this confidence are marked: on held-out synthetic speech (186 utterances, demo
 # model) they were wrong 65 % of the time against 13 % for the rest (bench/confidence.py).

@@ -12,13 +12,13 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .batch import BatchAnalyzer
-from .compare import Comparer
-from .limits import Limits
-from .live import CHUNK_SECONDS, LiveSession
-from .model_store import ModelStore
-from .training import TrainingViewer
-from .transcribe import Transcriber, show_words
+from demo.batch import BatchAnalyzer
+from demo.compare import Comparer
+from demo.limits import Limits
+from demo.live import CHUNK_SECONDS, LiveSession
+from demo.model_store import ModelStore
+from demo.training import TrainingViewer
+from demo.transcribe import Transcriber, show_words
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MODEL_GROUP = "model"

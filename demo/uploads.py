@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_utils.audio import AUDIO_SUFFIXES, AudioError, audio_info
-
-from .limits import LimitExceeded, Limits, extract_zip
+from demo.limits import LimitExceeded, Limits, extract_zip
 
 
 @dataclass(frozen=True)
