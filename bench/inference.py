@@ -45,7 +45,8 @@ from bench.common import (
     write_json,
 )
 from data_utils.audio import SAMPLE_RATE, load_audio
-from model.predict import Predictor, batches_by_seconds, threads_per_batch
+from model.predict import Predictor
+from model.segments import batches_by_seconds, threads_per_batch
 
 PIPELINE_BATCH = 8
 TARGET_RATIO, TARGET_BOUND = 3.0, 0.70

@@ -24,7 +24,7 @@ from demo.references import ReferencesError, file_key, read_references
 from demo.uploads import Recording, check_total_duration, collect_recordings
 from demo.workspace import fresh_dir
 from model.metrics import UTTERANCE_SCORES, classification_scores, error_rates, utterance_rates
-from model.predict import CSV_COLUMNS, Prediction
+from model.prediction import CSV_COLUMNS, Prediction
 from model.subtitles import make_cues, to_srt
 
 FILES_PER_ROUND = 8  # progress moves after each round of files

@@ -19,7 +19,7 @@ from demo.i18n import language, message
 from demo.model_store import ModelStore
 from demo.workspace import fresh_dir
 from model.codec import jamo_for_display
-from model.predict import HeadPrediction, Timed
+from model.prediction import HeadPrediction, Timed
 from model.subtitles import make_cues, to_srt
 
 # Words under this confidence are marked: on held-out synthetic speech (186 utterances, demo

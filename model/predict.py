@@ -20,7 +20,6 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,8 @@ from model.codec import JamoCodec
 from model.config import frame_samples, max_input_seconds, receptive_field
 from model.decoding import BeamDecoder, GreedyDecoder, Transcript
 from model.network import MultiTaskWav2Vec2
+from model.prediction import CSV_COLUMNS, Prediction, Timed, Word, head_prediction, join_pieces
+from model.segments import batches_by_seconds, silence_cuts, threads_per_batch
 
 # fp32 is exact, so it is the default (bench/RESULTS.md): dynamic int8 quantisation of the Linear
 # layers ran 0.97-1.25x on the 2-core AVX-512 machine and changed some transcripts slightly (CER
@@ -43,129 +44,7 @@ PRECISIONS = ("fp32", "int8", "bf16")
 # are streamed through ffmpeg window by window (model.stream).
 IN_MEMORY_SECONDS = DEFAULT_MAX_SECONDS
 CLI_MAX_SECONDS = 3 * 3600.0
-CSV_COLUMNS = ["path", "text", "jamo", "confidence", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob",
-               "duration", "error"]
 
-
-@dataclass
-class HeadPrediction:
-    label: str
-    probability: float
-    distribution: dict[str, float]
-
-
-@dataclass
-class Timed:
-    text: str
-    start: float  # seconds from the start of the recording
-    end: float
-    confidence: float  # mean best-path posterior over its frames (model.timestamps)
-
-
-@dataclass
-class Word(Timed):
-    syllables: list[Timed] = field(default_factory=list)
-
-
-@dataclass
-class Prediction:
-    path: str = ""
-    text: str = ""
-    jamo: str = ""
-    heads: dict[str, HeadPrediction] = field(default_factory=dict)
-    duration: float = 0.0
-    error: str = ""
-    words: list[Word] = field(default_factory=list)
-
-    @property
-    def confidence(self) -> float | None:
-        """The utterance's: its words' confidences weighted by their length."""
-        weights = [w.end - w.start for w in self.words]
-        return float(np.average([w.confidence for w in self.words], weights=weights)) if sum(weights) > 0 else None
-
-    def row(self) -> dict:
-        confidence = self.confidence
-        row = {"path": self.path, "text": self.text, "jamo": self.jamo, "duration": round(self.duration, 3), "error": self.error,
-               "confidence": round(confidence, 4) if confidence is not None else ""}
-        for head in [*HEADS, *(h for h in self.heads if h not in HEADS)]:  # a model's own heads too
-            prediction = self.heads.get(head)
-            row[head] = prediction.label if prediction else ""
-            row[f"{head}_prob"] = round(prediction.probability, 4) if prediction else ""
-        return row
-
-
-def split_on_silence(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[np.ndarray]:
-    """Cut a long recording into chunks of at most `window_seconds`, at pauses where possible."""
-    return [audio[a:b] for a, b in silence_cuts(audio, window_seconds, top_db)]
-
-
-def silence_cuts(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[tuple[int, int]]:
-    """(start, end) samples of `split_on_silence`'s chunks."""
-    import librosa
-
-    limit = int(window_seconds * SAMPLE_RATE)
-    if len(audio) <= limit:
-        return [(0, len(audio))]
-    intervals = librosa.effects.split(audio, top_db=top_db, frame_length=1024, hop_length=256)
-    cuts, start = [], 0
-    while len(audio) - start > limit:
-        # The last pause that still keeps the chunk under the limit; else a hard cut.
-        gaps = [(int(e0), int(s1)) for (_, e0), (s1, _) in zip(intervals[:-1], intervals[1:]) if start < e0 and s1 - start <= limit]
-        cut = (gaps[-1][0] + gaps[-1][1]) // 2 if gaps else start + limit
-        cuts.append((start, cut))
-        start = cut
-    cuts.append((start, len(audio)))
-    return [(a, b) for a, b in cuts if b - a > SAMPLE_RATE // 100]
-
-
-def batches_by_seconds(lengths: list[int], batch_seconds: float, equal_lengths: bool = False) -> list[list[int]]:
-    """Indices sorted by length, grouped so that batch size x longest <= batch_seconds; with
-    `equal_lengths`, a batch holds clips of one length only (nothing is padded)."""
-    limit = int(batch_seconds * SAMPLE_RATE)
-    batches, current, longest = [], [], 0
-    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
-        candidate = max(longest, lengths[index])
-        unequal = equal_lengths and current and lengths[index] != longest
-        if current and (candidate * (len(current) + 1) > limit or unequal):
-            batches.append(current)
-            current, candidate = [], lengths[index]
-        current.append(index)
-        longest = candidate
-    if current:
-        batches.append(current)
-    return batches
-
-
-def threads_per_batch(threads: int, parallel_batches: int) -> int:
-    """Torch threads for each of `parallel_batches` batches sharing `threads` in all."""
-    return max(1, threads // parallel_batches)
-
-
-def head_prediction(classes: list[str], probabilities: np.ndarray) -> HeadPrediction:
-    best = int(np.argmax(probabilities))
-    return HeadPrediction(classes[best], float(probabilities[best]), {c: float(v) for c, v in zip(classes, probabilities)})
-
-
-def join_pieces(pieces: list[tuple[float, Prediction]], labels: dict[str, list[str]], duration: float) -> Prediction:
-    """One recording's prediction from its windows' (start in seconds, prediction), in time
-    order: texts joined, word times moved to the recording's clock, head probabilities
-    averaged over the windows weighted by their duration."""
-    words, sums = [], {h: np.zeros(len(classes)) for h, classes in labels.items()}
-    for offset, piece in pieces:
-        words += [_shifted(w, offset) for w in piece.words]
-        for head, prediction in piece.heads.items():
-            sums[head] += np.array([prediction.distribution[c] for c in labels[head]]) * piece.duration
-    heads = {h: head_prediction(labels[h], total / max(total.sum(), 1e-12)) for h, total in sums.items()}
-    return Prediction(text=" ".join(p.text for _, p in pieces if p.text), jamo=" ".join(p.jamo for _, p in pieces if p.jamo),
-                      heads=heads, duration=duration, words=words)
-
-
-def _shifted(word: Word, offset: float) -> Word:
-    def move(t: Timed) -> Timed:
-        return Timed(t.text, round(t.start + offset, 3), round(t.end + offset, 3), t.confidence)
-
-    moved = move(word)
-    return Word(moved.text, moved.start, moved.end, moved.confidence, [move(s) for s in word.syllables])
 
 
 class Predictor:

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from data_utils.audio import SAMPLE_RATE, AudioError, AudioTooLong
-from model.predict import Prediction, Predictor, join_pieces, silence_cuts
+from model.predict import Predictor
+from model.prediction import Prediction, join_pieces
+from model.segments import silence_cuts
 
 BLOCK_SECONDS = 30.0
 # Windows of a long recording end at the last pause within 8 s: utterance-sized, as models are

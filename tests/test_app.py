@@ -21,7 +21,7 @@ import soundfile as sf
 
 from demo.limits import LimitExceeded, Limits, extract_zip, member_problem
 from model.metrics import utterance_rates
-from model.predict import CSV_COLUMNS
+from model.prediction import CSV_COLUMNS
 from tests.app_server import EXAMPLES, shared_app
 from tests.test_timestamps import parse_srt
 

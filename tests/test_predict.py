@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.predict import CSV_COLUMNS, Predictor, batches_by_seconds, split_on_silence
+from model.predict import Predictor
+from model.prediction import CSV_COLUMNS
+from model.segments import batches_by_seconds, split_on_silence
 
 ROOT = Path(__file__).resolve().parents[1]
 
