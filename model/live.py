@@ -69,7 +69,7 @@ class LiveTranscriber:
         self.pending = np.concatenate([self.pending, audio])
         self.heard_samples += len(audio)
         self._undecoded += len(audio)
-        voiced = self._voiced(self.pending)
+        voiced = self.voiced(self.pending)
         if not voiced:
             # Nothing said yet: keep a little of the silence as the next utterance's lead-in.
             self._drop(max(0, len(self.pending) - self.pause))
@@ -88,7 +88,7 @@ class LiveTranscriber:
         if self._resampler is not None:
             self.pending = np.concatenate([self.pending, self._resampler[1].resample_chunk(np.zeros(0, np.float32), last=True)])
             self._resampler = None
-        if self._voiced(self.pending):
+        if self.voiced(self.pending):
             self._commit(len(self.pending))
         self._drop(len(self.pending))
         self.transcript.tentative = ""
@@ -102,7 +102,8 @@ class LiveTranscriber:
             self._resampler = (sample_rate, soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32"))
         return self._resampler[1].resample_chunk(audio)
 
-    def _voiced(self, audio: np.ndarray) -> list[tuple[int, int]]:
+    def voiced(self, audio: np.ndarray) -> list[tuple[int, int]]:
+        """(start, end) samples of the speech in `audio`: none when it is all below the speech floor."""
         import librosa
 
         if len(audio) == 0 or 20 * np.log10(np.abs(audio).max() + 1e-12) < SPEECH_FLOOR_DBFS:
@@ -131,7 +132,7 @@ class LiveTranscriber:
     def _speech(self, audio: np.ndarray) -> np.ndarray:
         """The voiced part and 0.1 s either side: a piece's leading pause would change the
         waveform normalisation (zero mean, unit variance over the input) and the transcript."""
-        voiced = self._voiced(audio)
+        voiced = self.voiced(audio)
         if not voiced:
             return audio[:0]
         margin = SAMPLE_RATE // 10
