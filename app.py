@@ -2,7 +2,7 @@
 
     python app.py [--model DIR_OR_HUB_ID] [--runs-dir runs] [--compare-model DIR ...]
 
-The model is `--model`, else $KOREAN_SPEECH_MODEL, else the bundled demo/model. The address
+The model is `--model`, else $KOREAN_SPEECH_MODEL, else the bundled demo/whisper-model. The address
 comes from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860) unless --host /
 --port are given.
 """
@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     defaults = Limits()
     parser = argparse.ArgumentParser(description="Korean speech toolkit: web app and API.")
-    parser.add_argument("--model", help="model directory or Hub id (default: $KOREAN_SPEECH_MODEL, then demo/model)")
+    parser.add_argument("--model", help="model directory or Hub id (default: $KOREAN_SPEECH_MODEL, then demo/whisper-model)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
                         help="training runs shown in the Training tab (default: %(default)s)")
     parser.add_argument("--compare-model", action="append", default=[], metavar="DIR",

@@ -17,7 +17,7 @@ LANGUAGES = ("en", "ko")
 UI = {
     "en": {
         "title": "# Korean speech toolkit",
-        "intro": "One Wav2Vec2 network transcribes Korean speech (over jamo) and predicts the speaker's "
+        "intro": "One network transcribes Korean speech (over jamo) and predicts the speaker's "
                  "age group, gender and accent.",
         "tab_transcribe": "Transcribe",
         "tab_batch": "Batch analysis",
@@ -78,7 +78,7 @@ UI = {
     },
     "ko": {
         "title": "# 한국어 음성 분석 도구",
-        "intro": "하나의 Wav2Vec2 모델이 한국어 음성을 (자모 단위로) 받아쓰고 화자의 나이대, 성별, 억양을 예측합니다.",
+        "intro": "하나의 모델이 한국어 음성을 (자모 단위로) 받아쓰고 화자의 나이대, 성별, 억양을 예측합니다.",
         "tab_transcribe": "받아쓰기",
         "tab_batch": "일괄 분석",
         "tab_compare": "모델 비교",

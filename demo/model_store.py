@@ -1,7 +1,9 @@
 """The models the app serves: loaded once, shared by every request.
 
 The main model comes from `--model`, else the environment variable `KOREAN_SPEECH_MODEL`, else
-the bundled `demo/model`. Extra models for the Compare tab are named on the command line
+the bundled `demo/whisper-model` (whisper-base's encoder fine-tuned on real and synthetic speech:
+the best of the bundled models on every held-out set; the espeak-only `demo/model` is the small
+option, `--model demo/model`). Extra models for the Compare tab are named on the command line
 (`--compare-model DIR`) and loaded on first use; the browser picks them by display name only.
 `Predictor` runs under `torch.inference_mode()` and keeps no per-call state, so one instance
 serves concurrent requests.
@@ -17,7 +19,7 @@ from demo.limits import Limits
 from model.predict import Predictor
 
 ENV_VAR = "KOREAN_SPEECH_MODEL"
-BUNDLED_MODEL = Path(__file__).resolve().parent / "model"
+BUNDLED_MODEL = Path(__file__).resolve().parent / "whisper-model"
 MAIN_NAME = "main"
 
 

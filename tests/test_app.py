@@ -102,6 +102,14 @@ def test_every_text_exists_in_both_languages():
     assert MESSAGES["en"].keys() == MESSAGES["ko"].keys()
 
 
+def test_the_app_serves_the_whisper_encoder_model_unless_told_otherwise(monkeypatch):
+    from demo.model_store import ENV_VAR, resolve_model_source
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert Path(resolve_model_source(None)) == Path(__file__).resolve().parents[1] / "demo" / "whisper-model"
+    assert resolve_model_source("demo/model") == "demo/model"  # the espeak-only model, on request
+
+
 def test_server_messages_follow_the_browser_language():
     from types import SimpleNamespace
 
