@@ -35,13 +35,19 @@ def app_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    """One Playwright per module: its sync API allows no second one while it runs."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium fonts-nanum)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +138,7 @@ def test_page_speaks_korean(browser, app_url, screenshots):
     page.close()
 
 
-def test_live_mode_writes_the_transcript_while_the_microphone_streams(app_url, screenshots, tmp_path):
+def test_live_mode_writes_the_transcript_while_the_microphone_streams(playwright, app_url, screenshots, tmp_path):
     """Chromium's fake microphone plays an example clip followed by a pause, in a loop."""
     import jiwer
     import numpy as np
@@ -141,8 +147,6 @@ def test_live_mode_writes_the_transcript_while_the_microphone_streams(app_url, s
 
     from data_utils.audio import SAMPLE_RATE, load_audio, write_wav
 
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium fonts-nanum)")
     clip = load_audio(CLIPS[0])
     names = pd.read_csv(EXAMPLES / "references.csv", dtype=str).set_index("path")["text"]
     reference = names[CLIPS[0].name].replace(" ", "")
@@ -151,24 +155,23 @@ def test_live_mode_writes_the_transcript_while_the_microphone_streams(app_url, s
     write_wav(microphone, soxr.resample(speech, SAMPLE_RATE, 48000).astype(np.float32), 48000)
     fake = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={microphone}"]
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + fake, headless=True)
-        context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000},
-                                      permissions=["microphone"])
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(app_url, wait_until="load", timeout=RESULT_TIMEOUT_MS)
-        page.locator("#live-audio").scroll_into_view_if_needed(timeout=RESULT_TIMEOUT_MS)
-        page.locator("#live-audio").get_by_role("button", name="Record").click()
-        transcript = page.locator("#live-transcript textarea")
-        try:  # recording starts anywhere in the loop: wait for a whole clip after the first pause
-            page.wait_for_function("([el, n]) => el.value.replace(/ /g, '').length >= n",
-                                   arg=[transcript.element_handle(), 2 * len(reference)], timeout=RESULT_TIMEOUT_MS)
-        except sync_api.TimeoutError:
-            pass  # the assertion below shows what was heard
-        _shoot(page, screenshots, "live-en.png")
-        page.locator("#live-audio").get_by_role("button", name="Stop").click()
-        heard = transcript.input_value().replace(" ", "")
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + fake, headless=True)
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000},
+                                  permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app_url, wait_until="load", timeout=RESULT_TIMEOUT_MS)
+    page.locator("#live-audio").scroll_into_view_if_needed(timeout=RESULT_TIMEOUT_MS)
+    page.locator("#live-audio").get_by_role("button", name="Record").click()
+    transcript = page.locator("#live-transcript textarea")
+    try:  # recording starts anywhere in the loop: wait for a whole clip after the first pause
+        page.wait_for_function("([el, n]) => el.value.replace(/ /g, '').length >= n",
+                               arg=[transcript.element_handle(), 2 * len(reference)], timeout=RESULT_TIMEOUT_MS)
+    except sync_api.TimeoutError:
+        pass  # the assertion below shows what was heard
+    _shoot(page, screenshots, "live-en.png")
+    page.locator("#live-audio").get_by_role("button", name="Stop").click()
+    heard = transcript.input_value().replace(" ", "")
+    browser.close()
     best = min(jiwer.cer(reference, heard[i: i + len(reference)]) for i in range(max(1, len(heard) - len(reference) + 1)))
     assert best < 0.4, (reference, heard)
