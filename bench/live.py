@@ -5,7 +5,7 @@
 Each clip, followed by 1.5 s of silence, is fed to `model.live.LiveTranscriber` in chunks as a
 browser sends them, at real time's pace in audio terms (the clock here is the CPU's: nothing
 sleeps). Per clip: the commit latency, i.e. the audio between the end of the speech and the chunk
-whose feed commits it, plus that feed's processing time; and every feed's processing time (a
+whose feed commits the piece holding it, plus that feed's processing time; and every feed's processing time (a
 feed that takes longer than a chunk's duration falls behind the microphone).
 """
 
@@ -29,12 +29,14 @@ def measure(predictor: Predictor, clip: np.ndarray, chunk_seconds: float) -> dic
     live = LiveTranscriber(predictor)
     audio = np.concatenate([clip, np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)])
     step, feeds, committed_at = int(chunk_seconds * SAMPLE_RATE), [], None
-    voiced_end = live.voiced(clip)[-1][1] if live.voiced(clip) else len(clip)
+    spans = live.voiced(clip)
+    voiced_end = spans[-1][1] if spans else len(clip)
     for start in range(0, len(audio), step):
         began = time.perf_counter()
         transcript = live.feed(audio[start:start + step])
         feeds.append(time.perf_counter() - began)
-        if committed_at is None and transcript.committed:
+        # the piece that holds the end of the speech (a pause inside the clip commits earlier ones)
+        if committed_at is None and transcript.spans and transcript.spans[-1][1] * SAMPLE_RATE >= voiced_end:
             committed_at = (min(start + step, len(audio)) - voiced_end) / SAMPLE_RATE + feeds[-1]
     return {"latency_s": committed_at, "feeds_s": feeds, "text": live.finish().text}
 

@@ -21,6 +21,7 @@ import soxr
 
 from data_utils.audio import SAMPLE_RATE
 from model.predict import Predictor
+from model.segments import last_pause, voiced_spans
 
 # Below this peak level (dBFS) a stretch is silence whatever its shape: room noise, a muted mic.
 SPEECH_FLOOR_DBFS = -45.0
@@ -75,11 +76,11 @@ class LiveTranscriber:
             self._drop(max(0, len(self.pending) - self.pause))
             self.transcript.tentative = ""
         elif len(self.pending) - voiced[-1][1] >= self.pause:
-            self._commit(voiced[-1][1] + self.pause // 2)
+            self._commit(voiced[-1][1] + self.pause // 2, voiced)
         elif len(self.pending) >= self.max_window:
-            self._commit(self._last_gap(voiced) or self.max_window)
+            self._commit(last_pause(voiced, 0, self.max_window) or self.max_window, voiced)
         elif self._undecoded >= self.decode_every:
-            self.transcript.tentative = self._decode(self._speech(self.pending))
+            self.transcript.tentative = self._decode(self._speech(self.pending, voiced))
             self._undecoded = 0
         return self.transcript
 
@@ -88,8 +89,9 @@ class LiveTranscriber:
         if self._resampler is not None:
             self.pending = np.concatenate([self.pending, self._resampler[1].resample_chunk(np.zeros(0, np.float32), last=True)])
             self._resampler = None
-        if self.voiced(self.pending):
-            self._commit(len(self.pending))
+        voiced = self.voiced(self.pending)
+        if voiced:
+            self._commit(len(self.pending), voiced)
         self._drop(len(self.pending))
         self.transcript.tentative = ""
         return self.transcript
@@ -104,20 +106,13 @@ class LiveTranscriber:
 
     def voiced(self, audio: np.ndarray) -> list[tuple[int, int]]:
         """(start, end) samples of the speech in `audio`: none when it is all below the speech floor."""
-        import librosa
-
         if len(audio) == 0 or 20 * np.log10(np.abs(audio).max() + 1e-12) < SPEECH_FLOOR_DBFS:
             return []
-        return [(int(a), int(b)) for a, b in librosa.effects.split(audio, top_db=self.top_db, frame_length=1024,
-                                                                   hop_length=256)]
+        return voiced_spans(audio, self.top_db)
 
-    def _last_gap(self, voiced: list[tuple[int, int]]) -> int | None:
-        """The middle of the last pause inside the window, if there is one."""
-        gaps = [(end, start) for (_, end), (start, _) in zip(voiced[:-1], voiced[1:]) if start <= self.max_window]
-        return (gaps[-1][0] + gaps[-1][1]) // 2 if gaps else None
-
-    def _commit(self, cut: int) -> None:
-        text = self._decode(self._speech(self.pending[:cut]))
+    def _commit(self, cut: int, voiced: list[tuple[int, int]]) -> None:
+        """Decode `pending[:cut]` (whose speech `voiced` spans, from `voiced(pending)`) and commit it."""
+        text = self._decode(self._speech(self.pending[:cut], [(a, min(b, cut)) for a, b in voiced if a < cut]))
         if text:
             self.transcript.committed.append(text)
             self.transcript.spans.append((self.offset / SAMPLE_RATE, (self.offset + cut) / SAMPLE_RATE))
@@ -129,10 +124,10 @@ class LiveTranscriber:
         self.pending = self.pending[samples:]
         self.offset += samples
 
-    def _speech(self, audio: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _speech(audio: np.ndarray, voiced: list[tuple[int, int]]) -> np.ndarray:
         """The voiced part and 0.1 s either side: a piece's leading pause would change the
         waveform normalisation (zero mean, unit variance over the input) and the transcript."""
-        voiced = self.voiced(audio)
         if not voiced:
             return audio[:0]
         margin = SAMPLE_RATE // 10

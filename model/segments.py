@@ -13,19 +13,29 @@ def split_on_silence(audio: np.ndarray, window_seconds: float, top_db: float = 3
     return [audio[a:b] for a, b in silence_cuts(audio, window_seconds, top_db)]
 
 
-def silence_cuts(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[tuple[int, int]]:
-    """(start, end) samples of `split_on_silence`'s chunks."""
+def voiced_spans(audio: np.ndarray, top_db: float = 35.0) -> list[tuple[int, int]]:
+    """(start, end) samples of the stretches within `top_db` of the audio's loudest."""
     import librosa
 
+    return [(int(a), int(b)) for a, b in librosa.effects.split(audio, top_db=top_db, frame_length=1024, hop_length=256)]
+
+
+def last_pause(spans: list[tuple[int, int]], start: int, limit: int) -> int | None:
+    """The middle of the last pause between `spans` after `start` that keeps a chunk from
+    `start` within `limit` samples; None when there is none."""
+    gaps = [(e0, s1) for (_, e0), (s1, _) in zip(spans[:-1], spans[1:]) if start < e0 and s1 - start <= limit]
+    return (gaps[-1][0] + gaps[-1][1]) // 2 if gaps else None
+
+
+def silence_cuts(audio: np.ndarray, window_seconds: float, top_db: float = 35.0) -> list[tuple[int, int]]:
+    """(start, end) samples of `split_on_silence`'s chunks."""
     limit = int(window_seconds * SAMPLE_RATE)
     if len(audio) <= limit:
         return [(0, len(audio))]
-    intervals = librosa.effects.split(audio, top_db=top_db, frame_length=1024, hop_length=256)
+    spans = voiced_spans(audio, top_db)
     cuts, start = [], 0
     while len(audio) - start > limit:
-        # The last pause that still keeps the chunk under the limit; else a hard cut.
-        gaps = [(int(e0), int(s1)) for (_, e0), (s1, _) in zip(intervals[:-1], intervals[1:]) if start < e0 and s1 - start <= limit]
-        cut = (gaps[-1][0] + gaps[-1][1]) // 2 if gaps else start + limit
+        cut = last_pause(spans, start, limit) or start + limit  # else a hard cut
         cuts.append((start, cut))
         start = cut
     cuts.append((start, len(audio)))
