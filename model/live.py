@@ -23,9 +23,6 @@ from data_utils.audio import SAMPLE_RATE
 from model.predict import Predictor
 from model.segments import last_pause, voiced_spans
 
-# Below this peak level (dBFS) a stretch is silence whatever its shape: room noise, a muted mic.
-SPEECH_FLOOR_DBFS = -45.0
-
 
 @dataclass
 class LiveTranscript:
@@ -105,9 +102,7 @@ class LiveTranscriber:
         return self._resampler[1].resample_chunk(audio)
 
     def voiced(self, audio: np.ndarray) -> list[tuple[int, int]]:
-        """(start, end) samples of the speech in `audio`: none when it is all below the speech floor."""
-        if len(audio) == 0 or 20 * np.log10(np.abs(audio).max() + 1e-12) < SPEECH_FLOOR_DBFS:
-            return []
+        """(start, end) samples of the speech in `audio`."""
         return voiced_spans(audio, self.top_db)
 
     def _commit(self, cut: int, voiced: list[tuple[int, int]]) -> None:

@@ -87,6 +87,7 @@ def write_arpa(model: list[dict], path) -> Path:
             entry = f"{logp:.6f}\t{' '.join(gram)}"
             lines.append(entry + (f"\t{backoff:.6f}" if backoff is not None and n < len(model) - 1 else ""))
     lines += ["", "\\end\\", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 

@@ -5,8 +5,8 @@
 
 Files are loaded (a file that cannot be read becomes a row with an error), sorted by length,
 grouped into batches of at most S seconds of padded audio and run under
-`torch.inference_mode()`, P batches at a time. Recordings longer than `window_seconds` are cut at
-silences into chunks that are transcribed together and joined.
+`torch.inference_mode()`, P batches at a time. Recordings longer than `window_seconds` are cut into
+utterances at pauses (`model.segments.utterance_cuts`), transcribed together and joined.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from model.config import frame_samples, max_input_seconds, receptive_field
 from model.decoding import BeamDecoder, GreedyDecoder, Transcript
 from model.network import MultiTaskWav2Vec2
 from model.prediction import CSV_COLUMNS, Prediction, Timed, Word, head_prediction, join_pieces
-from model.segments import batches_by_seconds, silence_cuts, threads_per_batch
+from model.segments import batches_by_seconds, threads_per_batch, utterance_cuts
 
 # fp32 is exact, so it is the default (bench/RESULTS.md): dynamic int8 quantisation of the Linear
 # layers ran 0.97-1.25x on the 2-core AVX-512 machine and changed some transcripts slightly (CER
@@ -136,7 +136,10 @@ class Predictor:
         chunks, owner, offsets = [], [], []
         for i, audio in enumerate(arrays):
             audio = np.asarray(audio, dtype=np.float32)
-            for start, end in silence_cuts(audio, self.window_seconds):
+            window = int(self.window_seconds * SAMPLE_RATE)
+            # a silent recording is read as its first window: an empty transcript, and head outputs
+            cuts = [(0, len(audio))] if len(audio) <= window else utterance_cuts(audio, self.window_seconds) or [(0, window)]
+            for start, end in cuts:
                 chunks.append(audio[start:end])
                 owner.append(i)
                 offsets.append(start / SAMPLE_RATE)

@@ -1,11 +1,11 @@
-"""Long recordings (lectures, meetings): decoded through ffmpeg on a pipe and transcribed window
-by window, so memory holds a few windows of audio and their features, never the whole file.
+"""Long recordings (lectures, meetings): decoded through ffmpeg on a pipe and transcribed
+utterance by utterance, so memory holds a minute of audio and its features, never the whole file.
 
-    ffmpeg -> 16 kHz mono float32 blocks -> windows cut at pauses (`silence_cuts`, energy based)
-           -> `Predictor.predict_arrays`, a few windows at a time -> one `Prediction`, word times
-              offset into the recording, head probabilities averaged over the windows by length
+    ffmpeg -> 16 kHz mono float32 blocks -> utterances cut at pauses (`utterance_cuts`, energy based)
+           -> `Predictor.predict_arrays`, a few utterances at a time -> one `Prediction`, word times
+              offset into the recording, head probabilities averaged over the utterances by length
 
-ffmpeg resamples here (its default resampler), where `load_audio` uses soxr's HQ one: a window
+ffmpeg resamples here (its default resampler), where `load_audio` uses soxr's HQ one: an utterance
 of a streamed file and the same audio loaded whole can differ in the last bits of their samples.
 """
 
@@ -20,13 +20,9 @@ import numpy as np
 from data_utils.audio import SAMPLE_RATE, AudioError, AudioTooLong
 from model.predict import Predictor
 from model.prediction import Prediction, join_pieces
-from model.segments import silence_cuts
+from model.segments import MARGIN_SECONDS, MIN_PAUSE_SECONDS, utterance_cuts
 
 BLOCK_SECONDS = 30.0
-# Windows of a long recording end at the last pause within 8 s: utterance-sized, as models are
-# trained. Packed up to 20 s, several sentences per window, the demo model read a 20-minute file
-# at CER 0.40 against the clips it was made of.
-SEGMENT_SECONDS = 8.0
 
 
 def stream_audio(path, block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
@@ -49,58 +45,58 @@ def stream_audio(path, block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndar
             raise AudioError(path, f"cannot decode ({error.splitlines()[-1][:200]})")
 
 
-def windows(blocks, window_seconds: float) -> Iterator[tuple[int, np.ndarray]]:
-    """(first sample, window) of at most `window_seconds`, cut at the last pause that fits."""
-    limit = int(window_seconds * SAMPLE_RATE)
+def utterances(blocks, max_seconds: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(first sample, audio) of each utterance in a stream of blocks, cut as `utterance_cuts`
+    cuts a whole recording. An utterance is given out once a pause has followed it; the buffer
+    holds the unfinished one (at most `max_seconds`) and the block that came last."""
+    pause = int((MIN_PAUSE_SECONDS - MARGIN_SECONDS) * SAMPLE_RATE)  # silence after a cut's margin
+    lead_in = int(MARGIN_SECONDS * SAMPLE_RATE)
     buffer, start = np.zeros(0, np.float32), 0
     for block in blocks:
         buffer = np.concatenate([buffer, block])
-        while len(buffer) > limit:
-            _, cut = silence_cuts(buffer, window_seconds)[0]
-            yield trimmed(start, buffer[:cut])
-            buffer, start = buffer[cut:], start + cut
-    if len(buffer) > SAMPLE_RATE // 100:
-        yield trimmed(start, buffer)
+        cuts = utterance_cuts(buffer, max_seconds)
+        finished = [(a, b) for a, b in cuts if b + pause <= len(buffer)]
+        for a, b in finished:
+            yield start + a, buffer[a:b]
+        if len(finished) < len(cuts):
+            keep = cuts[len(finished)][0]
+        else:  # silence after the last utterance: kept only as the next one's lead-in
+            keep = max(finished[-1][1] if finished else 0, len(buffer) - lead_in)
+        buffer, start = buffer[keep:], start + keep
+    for a, b in utterance_cuts(buffer, max_seconds):
+        yield start + a, buffer[a:b]
 
 
-def trimmed(start: int, window: np.ndarray, margin_seconds: float = 0.2, top_db: float = 35.0) -> tuple[int, np.ndarray]:
-    """The window without the silence around its speech (a margin kept): a model trained on
-    utterances reads half a second of silence on each side worse, and the window is normalised
-    over its own samples."""
-    import librosa
-
-    intervals = librosa.effects.split(window, top_db=top_db, frame_length=1024, hop_length=256)
-    if len(intervals) == 0:
-        return start, window
-    margin = int(margin_seconds * SAMPLE_RATE)
-    first, last = max(0, int(intervals[0][0]) - margin), min(len(window), int(intervals[-1][1]) + margin)
-    return start + first, window[first:last]
-
-
-def transcribe_long(predictor: Predictor, path, max_seconds: float | None = None, windows_at_once: int = 4,
+def transcribe_long(predictor: Predictor, path, max_seconds: float | None = None, seconds_at_once: float = 60.0,
                     progress: Callable[[float], None] | None = None) -> Prediction:
     """One `Prediction` for a recording of any length up to `max_seconds` (a longer one raises
-    `AudioTooLong` once that much was read); `progress` is told the seconds done so far."""
-    pieces, pending, total = [], [], 0
+    `AudioTooLong` once that much was read); `progress` is told the seconds done so far.
+    Utterances are transcribed `seconds_at_once` of audio at a time: batches enough to keep the
+    cores busy, few enough to bound memory."""
+    pieces, pending, read = [], [], [0]
+
+    def counted(blocks):
+        for block in blocks:
+            read[0] += len(block)
+            if max_seconds is not None and read[0] > max_seconds * SAMPLE_RATE:
+                raise AudioTooLong(path, read[0] / SAMPLE_RATE, max_seconds)
+            yield block
 
     def flush():
         starts, audio = zip(*pending)
         pieces.extend((start / SAMPLE_RATE, p) for start, p in zip(starts, predictor.predict_arrays(list(audio))))
         pending.clear()
         if progress:
-            progress(total / SAMPLE_RATE)
+            progress(read[0] / SAMPLE_RATE)
 
-    for start, window in windows(stream_audio(path), min(predictor.window_seconds, SEGMENT_SECONDS)):
-        total = start + len(window)
-        if max_seconds is not None and total > max_seconds * SAMPLE_RATE:
-            raise AudioTooLong(path, total / SAMPLE_RATE, max_seconds)
-        pending.append((start, window))
-        if len(pending) == windows_at_once:
+    for start, utterance in utterances(counted(stream_audio(path)), predictor.window_seconds):
+        pending.append((start, utterance))
+        if sum(len(u) for _, u in pending) >= seconds_at_once * SAMPLE_RATE:
             flush()
     if pending:
         flush()
-    if total == 0:
+    if read[0] == 0:
         raise AudioError(path, "no audio samples")
-    joined = join_pieces(pieces, {h: predictor.model.labels[h] for h in predictor.heads}, total / SAMPLE_RATE)
+    joined = join_pieces(pieces, {h: predictor.model.labels[h] for h in predictor.heads}, read[0] / SAMPLE_RATE)
     joined.path = str(Path(path))
     return joined

@@ -11,7 +11,7 @@ import pytest
 
 from model.predict import Predictor
 from model.prediction import CSV_COLUMNS
-from model.segments import batches_by_seconds, split_on_silence
+from model.segments import batches_by_seconds, utterance_cuts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,16 +23,26 @@ def test_batches_group_by_length():
     assert all(max(lengths[i] for i in b) * len(b) <= 160000 for b in batches)
 
 
-def test_long_recordings_are_cut_at_pauses():
+def test_long_recordings_are_cut_into_utterances_at_pauses():
     rng = np.random.default_rng(0)
     speech = lambda s: (0.3 * rng.standard_normal(int(s * 16000))).astype(np.float32)  # noqa: E731
-    pause = np.zeros(8000, dtype=np.float32)
-    audio = np.concatenate([speech(6), pause, speech(6), pause, speech(6), pause, speech(3)])
-    chunks = split_on_silence(audio, window_seconds=10)
-    assert sum(len(c) for c in chunks) == len(audio)
-    assert all(len(c) <= 160000 for c in chunks)
-    # Cuts fall inside pauses: every chunk boundary is silent.
-    assert all(np.abs(c[:50]).max() < 1e-6 or i == 0 for i, c in enumerate(chunks))
+    silence = lambda s: np.zeros(int(s * 16000), dtype=np.float32)  # noqa: E731
+    # four utterances 0.6 s apart, then one of 14 s with a short pause inside, then 25 s unbroken
+    parts = [speech(6), silence(0.6), speech(2), silence(0.6), speech(6), silence(0.6), speech(3), silence(0.6),
+             speech(8), silence(0.2), speech(6), silence(0.6), speech(25)]
+    audio = np.concatenate(parts)
+    cuts = utterance_cuts(audio, max_seconds=10)
+    assert all(0 < end - start <= 160000 for start, end in cuts)
+    assert all(a[1] <= b[0] for a, b in zip(cuts, cuts[1:]))
+    voiced = np.abs(audio) > 0
+    covered = np.zeros(len(audio), bool)
+    for start, end in cuts:
+        covered[start:end] = True
+    assert covered[voiced].all()  # no speech is lost
+    # one cut per utterance, the long one at its pause, the unbroken stretch hard-cut in three
+    assert len(cuts) == 4 + 2 + 3
+    assert all(np.abs(audio[start : start + 50]).max() < 1e-6 for start, _ in cuts[1:6])
+    assert utterance_cuts(silence(30), max_seconds=10) == []
 
 
 def test_results_keep_input_order_and_long_audio_is_joined(model_dir):
