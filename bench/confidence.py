@@ -17,7 +17,8 @@ import argparse
 import jiwer
 import numpy as np
 
-from bench.common import RESULTS_DIR, write_json
+from bench.paths import RESULTS_DIR
+from bench.report import write_json
 from data_utils.manifest import read_manifest
 from data_utils.text import TextNormalizer
 from model.predict import Predictor

@@ -18,17 +18,10 @@ from pathlib import Path
 import soundfile as sf
 import soxr
 
-from bench.common import (
-    CACHE_DIR,
-    RESULTS_DIR,
-    load_note,
-    log,
-    machine_info,
-    make_clip_folder,
-    print_table,
-    timed_cpu,
-    write_json,
-)
+from bench.corpus import make_clip_folder
+from bench.machine import load_note, machine_info, timed_cpu
+from bench.paths import CACHE_DIR, RESULTS_DIR
+from bench.report import log, print_table, write_json
 from data_utils.audio import SAMPLE_RATE, load_audio
 
 FORMATS = {  # suffix -> ffmpeg codec arguments
@@ -79,17 +72,20 @@ def pydub_loader(path: Path):
     from pydub import AudioSegment
     from pydub.utils import mediainfo
 
-    from data_utils.audio import _to_mono_16k
-
     mediainfo(str(path))  # the duration check before decoding
     segment = AudioSegment.from_file(str(path))
     samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / float(1 << (8 * segment.sample_width - 1))
-    return _to_mono_16k(samples.reshape(-1, segment.channels), segment.frame_rate)
+    return resample(samples.reshape(-1, segment.channels).mean(axis=1), segment.frame_rate)
+
+
+def resample(mono, rate: int):
+    """The resampling step alone, as load_audio does it (soxr, HQ; float32 stays float32). Here,
+    not data_utils.audio's private helper: the bench measures through public functions only."""
+    return soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
 
 
 def resample_all(arrays: list, rate: int) -> list:
-    """The resampling step alone, as load_audio does it (soxr, HQ)."""
-    return [soxr.resample(a, rate, SAMPLE_RATE, quality="HQ") for a in arrays]
+    return [resample(a, rate) for a in arrays]
 
 
 def measure(paths: list[Path], rate: int, rounds: int, loader=load_audio) -> dict:

@@ -24,26 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import (
-    CACHE_DIR,
-    RESULTS_DIR,
-    char_error_rate,
-    choose_weights,
-    encoder_flops,
-    flops_for_lengths,
-    fresh_model,
-    load_note,
-    log,
-    machine_info,
-    make_clip_folder,
-    matmul_gflops,
-    normalise_space,
-    paired_ratios,
-    print_table,
-    timed,
-    timed_cpu,
-    write_json,
-)
+from bench.agreement import agreement, ctc_argmax, frame_agreement
+from bench.corpus import make_clip_folder
+from bench.machine import load_note, machine_info, matmul_gflops, timed, timed_cpu
+from bench.models import choose_weights, encoder_flops, flops_for_lengths, fresh_model
+from bench.paths import CACHE_DIR, RESULTS_DIR
+from bench.report import log, paired_ratios, print_table, write_json
 from data_utils.audio import SAMPLE_RATE, load_audio
 from model.predict import Predictor
 from model.segments import batches_by_seconds, threads_per_batch
@@ -131,34 +117,6 @@ def rounds(contenders: dict[str, Callable], items: list, count: int, threads: in
         entry["seconds"], entry["cpu_seconds"] = min(entry["wall"]), min(entry["cpu"])
     results["matmul_gflops"] = peaks
     return results
-
-
-# --- agreement -----------------------------------------------------------------------------------------
-
-def agreement(reference: list[str], other: list[str]) -> dict:
-    """Identical transcripts, CER between them, and how many differ only by characters added at
-    the end (what CTC output decoded from padded frames looks like)."""
-    reference = [normalise_space(t) for t in reference]
-    other = [normalise_space(t) for t in other]
-    return {"identical": sum(r == o for r, o in zip(reference, other)), "of": len(reference),
-            "cer": char_error_rate(reference, other), "reference_chars": sum(len(r) for r in reference),
-            "differ_only_at_end": sum(r != o and o.startswith(r) for r, o in zip(reference, other))}
-
-
-@torch.inference_mode()
-def ctc_argmax(predictor: Predictor, arrays: list[np.ndarray], context: Callable = nullcontext) -> list[np.ndarray]:
-    """Per-frame argmax over the CTC vocabulary on one padded batch, run as the predictor runs
-    it (its precision included): frame agreement still means something when the transcripts
-    are nearly empty."""
-    with context():
-        output = predictor.run_model(arrays)
-    ids = output.ctc_logits.float().argmax(-1)
-    return [ids[i, : int(n)].numpy() for i, n in enumerate(output.frame_lengths)]
-
-
-def frame_agreement(reference: list[np.ndarray], other: list[np.ndarray]) -> float:
-    same = sum(int((r == o).sum()) for r, o in zip(reference, other))
-    return same / max(1, sum(len(r) for r in reference))
 
 
 # --- padding and FLOPs -----------------------------------------------------------------------------------

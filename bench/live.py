@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import RESULTS_DIR, machine_info, print_table, write_json
+from bench.machine import machine_info
+from bench.paths import RESULTS_DIR
+from bench.report import print_table, write_json
 from data_utils.audio import SAMPLE_RATE, load_audio
 from data_utils.manifest import read_manifest
 from model.live import LiveTranscriber

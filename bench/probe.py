@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.common import RESULTS_DIR, write_json
+from bench.paths import RESULTS_DIR
+from bench.report import write_json
 from data_utils.audio import load_audio
 from data_utils.batching import normalize_waveform
 from data_utils.corpora import LOADERS

@@ -22,20 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import (
-    CACHE_DIR,
-    PROJECT_ROOT,
-    RESULTS_DIR,
-    encoder_flops,
-    load_note,
-    log,
-    machine_info,
-    make_training_corpus,
-    matmul_gflops,
-    paired_ratios,
-    print_table,
-    write_json,
-)
+from bench.corpus import make_training_corpus
+from bench.machine import load_note, machine_info, matmul_gflops
+from bench.models import encoder_flops
+from bench.paths import CACHE_DIR, PROJECT_ROOT, RESULTS_DIR
+from bench.report import log, paired_ratios, print_table, write_json
 from data_utils.audio import SAMPLE_RATE
 
 CONTENDERS = ("loop", "ray", "hf", "hf-grouped")
@@ -66,7 +57,6 @@ def parse_args(argv):
     parser.add_argument("--utterances", type=int, default=240, help="synthetic training utterances")
     parser.add_argument("--manifest", type=Path, help="train on this manifest instead of the synthetic corpus")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "training.json")
-    parser.add_argument("--hf-worker", type=Path, help=argparse.SUPPRESS)  # internal: run one HF Trainer spec
     return parser.parse_args(argv)
 
 
@@ -185,6 +175,7 @@ def summary(contender: str, runs: list[dict]) -> dict:
 # --- the Hugging Face Trainer -----------------------------------------------------------------------------
 
 def run_hf(contender: str, preset: str, manifest: Path, run_dir: Path, args, warmup: int, timed_steps: int) -> dict:
+    """(c) in a fresh process (bench.hf_worker), watched and timed as our contenders are."""
     spec = {"contender": contender, "preset": preset, "manifest": str(manifest), "output": str(run_dir),
             "warmup": warmup, "steps": timed_steps, "threads": args.threads, "device": args.device, "amp": args.amp,
             "result": str(run_dir / "hf-result.json"), "progress": str(run_dir / "progress.jsonl")}
@@ -192,93 +183,12 @@ def run_hf(contender: str, preset: str, manifest: Path, run_dir: Path, args, war
     spec_file = run_dir / "hf-spec.json"
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     progress = run_dir / "progress.jsonl"
-    wall, cpu, by_process = run_child([sys.executable, "-m", "bench.training", "--hf-worker", str(spec_file)],
+    wall, cpu, by_process = run_child([sys.executable, "-m", "bench.hf_worker", str(spec_file)],
                                       run_dir.parent / f"{run_dir.name}.log", progress, warmup, warmup + timed_steps)
     steps = [json.loads(line) for line in progress.read_text(encoding="utf-8").splitlines()]
     batch_size = json.loads(Path(spec["result"]).read_text(encoding="utf-8"))["batch_size"]
     return {"steps": [s for s in steps if s["step"] > warmup], "wall": wall, "cpu": cpu, "batch_size": batch_size,
             "cpu_by_process": by_process}
-
-
-class CTCCollator:
-    """Our collator's padding (per-utterance normalisation, -100 label padding), minus the heads."""
-
-    def __init__(self):
-        from data_utils.batching import Collator
-
-        self.collate = Collator(heads=())
-
-    def __call__(self, examples):
-        batch = self.collate(examples)
-        return {k: batch[k] for k in ("input_values", "attention_mask", "labels")}
-
-
-def hf_worker(spec_file: Path) -> None:
-    """Runs in its own process: HF `Trainer` + `Wav2Vec2ForCTC` with the preset's encoder config."""
-    import torch
-    from transformers import Trainer, TrainerCallback, TrainingArguments, Wav2Vec2ForCTC
-
-    from data_utils.batching import DynamicBatchSampler, load_dataset
-    from data_utils.labels import LabelSet
-    from data_utils.manifest import read_manifest
-    from distributed.config import PRESET_DEFAULTS
-    from model.codec import JamoCodec
-    from model.config import encoder_config
-
-    spec = json.loads(spec_file.read_text(encoding="utf-8"))
-    torch.set_num_threads(spec["threads"])
-    torch.manual_seed(0)
-    defaults = PRESET_DEFAULTS[spec["preset"]]
-    labels = LabelSet.fit(read_manifest(spec["manifest"]))
-    dataset = load_dataset(spec["manifest"], labels, JamoCodec(), max_seconds=30.0)
-    # Same audio per step on average: the mean utterance count of our length-grouped batches.
-    sampler = DynamicBatchSampler(dataset.lengths, defaults["batch_seconds"], shuffle=False)
-    batch_size = max(1, round(len(dataset) / len(sampler.all_batches())))
-    # The length column in the format: group_by_length reads dataset["length"] instead of decoding.
-    dataset = dataset.with_format("numpy", columns=["audio", "labels", "length"])
-    codec = JamoCodec()
-    model = Wav2Vec2ForCTC(encoder_config(spec["preset"], len(codec), codec.pad_id))
-
-    pending: list[tuple[int, int]] = []  # (real samples, padded samples) of the step under way
-    progress = open(spec["progress"], "w", encoding="utf-8")  # noqa: SIM115 (closed after training)
-    clock = [0.0]
-
-    class TimedTrainer(Trainer):
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            mask = inputs["attention_mask"]
-            pending.append((int(mask.sum()), mask.numel()))
-            return super().training_step(model, inputs, num_items_in_batch)
-
-    class Clock(TrainerCallback):
-        """One progress line per optimizer step, in the same shape as our loop's metrics records."""
-
-        def on_train_begin(self, *_, **__):
-            clock[0] = time.perf_counter()
-
-        def on_step_end(self, _args, state, *__, **___):
-            now = time.perf_counter()
-            real, padded = map(sum, zip(*pending)) if pending else (0, 0)
-            pending.clear()
-            progress.write(json.dumps({"step": state.global_step, "step_time_s": now - clock[0],
-                                       "audio_s": real / SAMPLE_RATE, "padded_s": padded / SAMPLE_RATE}) + "\n")
-            progress.flush()
-            clock[0] = now
-
-    training_args = TrainingArguments(
-        output_dir=spec["output"], per_device_train_batch_size=batch_size, max_steps=spec["warmup"] + spec["steps"],
-        learning_rate=defaults.get("lr_encoder", 1e-3), warmup_steps=defaults.get("warmup_steps", 0),
-        max_grad_norm=5.0, train_sampling_strategy="group_by_length" if spec["contender"] == "hf-grouped" else "random",
-        # Persistent workers, as our loop's: the timed epoch-long window crosses an epoch boundary.
-        length_column_name="length", dataloader_num_workers=1, dataloader_persistent_workers=True,
-        remove_unused_columns=False,
-        logging_strategy="no", save_strategy="no", eval_strategy="no", report_to="none", disable_tqdm=True,
-        use_cpu=spec["device"] == "cpu", bf16=spec["amp"] == "bf16", seed=0,
-    )
-    trainer = TimedTrainer(model=model, args=training_args, train_dataset=dataset, data_collator=CTCCollator(),
-                           callbacks=[Clock()])
-    trainer.train()
-    progress.close()
-    Path(spec["result"]).write_text(json.dumps({"batch_size": batch_size}), encoding="utf-8")
 
 
 # --- figures ---------------------------------------------------------------------------------------------
@@ -360,11 +270,8 @@ def target_rows(preset: str, results: dict) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> dict | None:
+def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.hf_worker:
-        hf_worker(args.hf_worker)
-        return None
     import torch
 
     torch.set_num_threads(args.threads)

@@ -29,7 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import RESULTS_DIR, log, machine_info, print_table, write_json
+from bench.machine import machine_info
+from bench.paths import RESULTS_DIR
+from bench.report import log, print_table, write_json
 
 DIGIT = re.compile(r"\d")
 SYSTEMS = ("ours-greedy", "ours-beam-lm", "whisper-base")

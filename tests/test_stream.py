@@ -3,41 +3,19 @@ they are made of, memory bounded, and subtitles for the whole."""
 
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import jiwer
 import numpy as np
 import pandas as pd
-import psutil
 import pytest
 import soundfile as sf
 
+from bench.machine import peak_rss
 from tests.app_server import model_dir_or_skip
 from tests.test_timestamps import parse_srt
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def peak_rss(command: list[str]) -> tuple[subprocess.CompletedProcess, int]:
-    """Run `command`, sampling its resident memory every 50 ms; (result, peak bytes)."""
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watched, peak = psutil.Process(process.pid), [0]
-
-    def sample():
-        while process.poll() is None:
-            try:
-                peak[0] = max(peak[0], watched.memory_info().rss)
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, stderr = process.communicate(timeout=900)
-    sampler.join()
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), peak[0]
 
 
 def test_a_twenty_minute_recording_streams_in_bounded_memory_to_valid_subtitles(tmp_path, synth_corpus):
