@@ -75,6 +75,10 @@ class BeamDecoder:
                                         alpha=alpha, beta=beta)
         self.beam_width = beam_width
 
+    def set_weights(self, alpha: float, beta: float) -> None:
+        """The LM's weight and the word insertion bonus, without reloading the LM."""
+        self.decoder.reset_params(alpha=alpha, beta=beta)
+
     def decode(self, logits: torch.Tensor, frame_lengths: torch.Tensor, words: bool = False) -> list[Transcript]:
         """The best beam of each utterance; with `words`, pyctcdecode's frames of each word
         (no syllable times: the beam aligns words only), and as confidence the mean best-token

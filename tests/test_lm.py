@@ -56,3 +56,26 @@ def test_lm_resolves_an_acoustically_ambiguous_word(arpa):
     assert greedy_decode(logits, lengths, codec)[0].text == "오늘 학고에 가요"
     assert BeamDecoder(codec, beam_width=16).decode(logits, lengths)[0].text == "오늘 학고에 가요"
     assert BeamDecoder(codec, arpa, beam_width=16, alpha=1.0, beta=0.5).decode(logits, lengths)[0].text == "오늘 학교에 가요"
+
+
+
+def leaning_logits(codec: JamoCodec, said: str, heard: str) -> torch.Tensor:
+    """Frames that spell `said` but lean, slightly, towards `heard` (of as many tokens)."""
+    frames = []
+    for a, b in zip(codec.encode(said), codec.encode(heard), strict=True):
+        row = torch.full((len(codec),), -8.0)
+        row[a], row[b] = (-0.2, -0.1) if a != b else (0.0, 0.0)
+        frames += [row, torch.full((len(codec),), -8.0).index_fill_(0, torch.tensor([codec.pad_id]), 0.0)]
+    return torch.stack(frames)
+
+
+def test_the_weight_grid_finds_the_lm_weight_that_fixes_the_word(arpa):
+    from model.lm_weights import score_grid
+
+    codec = JamoCodec()
+    # both words are in the LM, but only 학교에 follows 내일 in its sentences
+    logits = leaning_logits(codec, "내일 학교에 가요", "내일 시장에 가요")
+    decoder = BeamDecoder(codec, arpa, beam_width=16)
+    grid = score_grid(decoder, [logits], ["내일 학교에 가요"], alphas=(0.0, 1.0), betas=(0.0, 0.5))
+    assert [(r["alpha"], r["beta"]) for r in grid] == [(0.0, 0.0), (0.0, 0.5), (1.0, 0.0), (1.0, 0.5)]
+    assert grid[0]["cer"] > 0 and grid[3]["cer"] == 0  # the weights reach the search without a reload
