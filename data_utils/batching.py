@@ -3,6 +3,9 @@
 Audio is decoded once by the project's loader inside `datasets.Dataset.map` and cached as an
 Arrow file keyed by the manifest's content, so later epochs and later runs read memory-mapped
 arrays instead of decoding again.
+
+`group_by_length` and `pad_waveforms` are the one batching core: training and evaluation use
+them here (`DynamicBatchSampler`, `Collator`), inference through `model.predict`.
 """
 
 from __future__ import annotations
@@ -92,36 +95,68 @@ def normalize_waveform(audio: np.ndarray) -> np.ndarray:
     return (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
 
 
+def pad_waveforms(arrays, min_samples: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Waveforms as one zero-padded batch: input_values (B, T), each normalised over its own
+    samples, and attention_mask (B, T). A clip shorter than `min_samples` (the encoder's
+    receptive field) counts as padded with silence up to it: the conv front end cannot run on
+    less, nor mask a clip to zero frames."""
+    longest = max([min_samples, *(len(a) for a in arrays)])
+    input_values = torch.zeros(len(arrays), longest)
+    attention_mask = torch.zeros(len(arrays), longest, dtype=torch.long)
+    for i, audio in enumerate(arrays):
+        input_values[i, : len(audio)] = torch.from_numpy(normalize_waveform(np.asarray(audio, dtype=np.float32)))
+        attention_mask[i, : max(len(audio), min_samples)] = 1
+    return input_values, attention_mask
+
+
 class Collator:
     """Pads a list of examples into tensors.
 
-    input_values (B, T) normalised per utterance over its own samples; attention_mask (B, T);
-    labels (B, L) jamo ids padded with -100; one (B,) tensor per head with -100 where unknown;
-    lengths (B,) in samples.
+    input_values (B, T) and attention_mask (B, T) from `pad_waveforms`; labels (B, L) jamo ids
+    padded with -100; one (B,) tensor per head with -100 where unknown; lengths (B,) in samples
+    (the audio's own, without the padding up to `min_samples`).
     """
 
-    def __init__(self, heads: tuple[str, ...] = HEADS):
-        self.heads = heads
+    def __init__(self, heads: tuple[str, ...] = HEADS, min_samples: int = 0):
+        self.heads, self.min_samples = heads, min_samples
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        lengths = [len(e["audio"]) for e in examples]
-        batch = len(examples)
-        input_values = torch.zeros(batch, max(lengths))
-        attention_mask = torch.zeros(batch, max(lengths), dtype=torch.long)
+        input_values, attention_mask = pad_waveforms([e["audio"] for e in examples], self.min_samples)
         max_label = max((len(e["labels"]) for e in examples), default=0)
-        labels = torch.full((batch, max(max_label, 1)), IGNORE, dtype=torch.long)
+        labels = torch.full((len(examples), max(max_label, 1)), IGNORE, dtype=torch.long)
         for i, example in enumerate(examples):
-            n = lengths[i]
-            input_values[i, :n] = torch.from_numpy(normalize_waveform(np.asarray(example["audio"], dtype=np.float32)))
-            attention_mask[i, :n] = 1
             target = np.asarray(example["labels"], dtype=np.int64)
             labels[i, : len(target)] = torch.from_numpy(target)
         out = {"input_values": input_values, "attention_mask": attention_mask, "labels": labels,
-               "lengths": torch.tensor(lengths)}
+               "lengths": torch.tensor([len(e["audio"]) for e in examples])}
         for head in self.heads:
             key = f"{head}_id"
             out[head] = torch.tensor([int(e[key]) if key in e else IGNORE for e in examples], dtype=torch.long)
         return out
+
+
+def group_by_length(lengths, max_samples: int, order=None, max_batch_size: int | None = None,
+                    equal_lengths: bool = False) -> list[list[int]]:
+    """Indices taken in `order` (default: by length, stably) and cut into batches whose size x
+    longest stays within `max_samples` of padded audio (a longer clip gets a batch of its own),
+    of at most `max_batch_size` clips, and with `equal_lengths` of one length only (for
+    encoders whose outputs change with padding: group norm)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(lengths, kind="stable") if order is None else np.asarray(order)
+    batches, current, current_max = [], [], 0
+    for index in order.tolist():
+        length = int(lengths[index])
+        longest = max(current_max, length)
+        full = max_batch_size is not None and len(current) >= max_batch_size
+        full = full or (equal_lengths and bool(current) and length != current_max)
+        if current and (longest * (len(current) + 1) > max_samples or full):
+            batches.append(current)
+            current, longest = [], length
+        current.append(index)
+        current_max = longest
+    if current:
+        batches.append(current)
+    return batches
 
 
 class DynamicBatchSampler(Sampler[list[int]]):
@@ -153,18 +188,7 @@ class DynamicBatchSampler(Sampler[list[int]]):
         # A little jitter changes which neighbours share a batch from epoch to epoch.
         jitter = rng.uniform(0.98, 1.02, len(self.lengths)) if self.shuffle else np.ones(len(self.lengths))
         order = np.argsort(self.lengths * jitter, kind="stable")
-        batches, current, current_max = [], [], 0
-        for index in order.tolist():
-            longest = max(current_max, int(self.lengths[index]))
-            full = self.max_batch_size is not None and len(current) >= self.max_batch_size
-            full = full or (self.equal_lengths and bool(current) and int(self.lengths[index]) != current_max)
-            if current and (longest * (len(current) + 1) > self.max_samples or full):
-                batches.append(current)
-                current, longest = [], int(self.lengths[index])
-            current.append(index)
-            current_max = longest
-        if current:
-            batches.append(current)
+        batches = group_by_length(self.lengths, self.max_samples, order, self.max_batch_size, self.equal_lengths)
         # Equal batch counts per rank without repeating samples: split the largest batches.
         while len(batches) % self.world_size:
             largest = max(range(len(batches)), key=lambda b: len(batches[b]))
@@ -193,8 +217,9 @@ class DynamicBatchSampler(Sampler[list[int]]):
 
 
 def make_loader(dataset, sampler: DynamicBatchSampler, heads: tuple[str, ...], num_workers: int = 1,
-                pin_memory: bool = False) -> DataLoader:
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(heads), num_workers=num_workers,
+                pin_memory: bool = False, min_samples: int = 0) -> DataLoader:
+    """`min_samples`: the encoder's receptive field, which every padded clip is given (`pad_waveforms`)."""
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(heads, min_samples), num_workers=num_workers,
                       pin_memory=pin_memory, persistent_workers=num_workers > 0,
                       prefetch_factor=4 if num_workers > 0 else None)
 

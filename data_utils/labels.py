@@ -1,7 +1,9 @@
 """Label encoding for the speaker-attribute heads (scikit-learn's LabelEncoder per head).
 
-Classes are learned from the training manifest and saved as `labels.json`; a label that is
-empty, or unseen at training time, encodes to -100 (unknown: ignored by the loss).
+Classes are learned from the training manifest and saved as `labels.json` (head -> classes, in
+index order). `LabelSet` is the only code that knows that file's name and format: `prepare`
+writes it beside the manifests, training into its run folder, a saved model into its directory.
+A label that is empty, or unseen at training time, encodes to -100 (unknown: ignored by the loss).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from data_utils.manifest import HEADS
 
 IGNORE = -100
+LABELS_NAME = "labels.json"
 
 
 class LabelSet:
@@ -62,11 +65,16 @@ class LabelSet:
             weights[head] = [float(balanced.get(c, 1.0)) for c in values]
         return weights
 
-    def save(self, path) -> Path:
-        path = Path(path)
+    @staticmethod
+    def path(directory) -> Path:
+        """Where a folder (prepared corpus, run, model) keeps its label classes."""
+        return Path(directory) / LABELS_NAME
+
+    def save(self, directory) -> Path:
+        path = self.path(directory)
         path.write_text(json.dumps(self.classes, indent=2, ensure_ascii=False), encoding="utf-8")
         return path
 
     @classmethod
-    def load(cls, path) -> LabelSet:
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+    def load(cls, directory) -> LabelSet:
+        return cls(json.loads(cls.path(directory).read_text(encoding="utf-8")))

@@ -5,8 +5,9 @@
 
 Writes DIR/train.csv, valid.csv, test.csv (canonical manifests; audio outside DIR keeps its
 absolute path, segments cut from long recordings go to DIR/segments/), DIR/labels.json (the
-label classes of train.csv), DIR/report.json (counts, split, warnings) and DIR/rejected.csv
-(every row left out, with its reason), and prints a short summary.
+label classes of train.csv, which `distributed.train --train DIR/train.csv` then uses),
+DIR/report.json (counts, split, warnings) and DIR/rejected.csv (every row left out, with its
+reason), and prints a short summary.
 
 Loader options: --columns path=wav,text=sentence (csv; folder: speaker-table columns),
 --delimiter, --encoding, --root (csv); --tsv (commonvoice); --text-field, --audio-root
@@ -26,7 +27,7 @@ import pandas as pd
 from data_utils.corpora import LOADERS, CorpusError
 from data_utils.corpora.checks import check_rows
 from data_utils.corpora.report import reason_counts, write_report
-from data_utils.labels import LabelSet
+from data_utils.labels import LABELS_NAME, LabelSet
 from data_utils.manifest import HEADS, normalize_labels, write_manifest
 from data_utils.splits import PARTS, parse_fractions, split_manifest
 from data_utils.text import TextNormalizer
@@ -72,7 +73,7 @@ def prepare(source: str, input_path: Path, out: Path, fractions=(0.8, 0.1, 0.1),
     for name, part in split.parts.items():
         write_manifest(part, out / f"{name}.csv", relative_to=out)
     labels = LabelSet.fit(split.parts["train"])
-    labels.save(out / "labels.json")
+    labels.save(out)
     summary = {
         "source": source, "input": str(input_path.absolute()), "out": str(out.absolute()),
         "rows": loaded.total, "kept": len(kept), "check": "decode" if decode else "header",
@@ -99,8 +100,8 @@ def format_summary(summary: dict) -> str:
                                for h, c in part["labels"].items() if c))
     lines += [f"  warning: {w}" for w in split["warnings"]]
     heads = ", ".join(f"{h} ({', '.join(c)})" for h, c in summary["labels"].items()) or "none (fewer than 2 classes)"
-    lines.append(f"labels.json heads: {heads}")
-    lines.append(f"wrote {summary['out']}/{{train,valid,test}}.csv, labels.json, report.json, rejected.csv")
+    lines.append(f"{LABELS_NAME} heads: {heads}")
+    lines.append(f"wrote {summary['out']}/{{train,valid,test}}.csv, {LABELS_NAME}, report.json, rejected.csv")
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ import torch
 from data_utils.batching import DynamicBatchSampler, make_loader
 from data_utils.labels import IGNORE, LabelSet
 from model.codec import JamoCodec
+from model.config import receptive_field
 from model.decoding import GreedyDecoder
 from model.metrics import classification_scores, error_rates, utterance_rates, wer_by_group
 
@@ -43,7 +44,7 @@ def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = N
         dataset, lengths = dataset.select(rows), lengths[rows]
     sampler = DynamicBatchSampler(lengths, batch_seconds, shuffle=False, equal_lengths=model.needs_equal_lengths)
     heads = tuple(h for h in model.config.heads if h in labels.heads)
-    loader = make_loader(dataset, sampler, heads, num_workers=0)
+    loader = make_loader(dataset, sampler, heads, num_workers=0, min_samples=receptive_field(model.encoder_config))
     rows = []
     for indices, batch in zip(sampler, loader):
         output = model(batch["input_values"].to(device), batch["attention_mask"].to(device))
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = MultiTaskWav2Vec2.from_pretrained(args.model)
-    labels = LabelSet({h: model.labels[h] for h in model.config.heads})
+    labels = LabelSet(model.labels)  # the model's own classes, one list per head
     dataset = load_dataset(args.data, labels, JamoCodec(), num_proc=args.num_proc)
     for skipped in dataset.skipped:
         print(f"skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)

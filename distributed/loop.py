@@ -1,14 +1,14 @@
 """The per-worker training function, readable top to bottom.
 
 `train_func(config)` runs inside each Ray Train worker (TorchTrainer), and also on its own
-without Ray (one process, same code path) for debugging and for the Ray-overhead benchmark.
+without Ray (one process, same code path) for debugging and for the Ray-overhead benchmark;
+`distributed.session` is the difference between the two.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import sys
@@ -26,8 +26,6 @@ from data_utils.batching import DynamicBatchSampler, audio_seconds, load_dataset
 from data_utils.labels import LabelSet
 from distributed.checkpoint import (
     STAGING_PREFIX,
-    latest_checkpoint,
-    prune_checkpoints,
     remove_stale_staging,
     replace_directory,
     restore_checkpoint,
@@ -35,72 +33,11 @@ from distributed.checkpoint import (
 )
 from distributed.config import TrainConfig
 from distributed.evaluate import run_evaluation
+from distributed.faults import FaultInjection
+from distributed.session import current_session
 from model.codec import JamoCodec
 from model.config import MultiTaskConfig, encoder_config
 from model.network import MultiTaskWav2Vec2, needs_equal_lengths
-
-# --- where the loop runs: a Ray Train worker, or a plain process --------------------------------
-
-class LocalSession:
-    """Stand-in for Ray Train when the loop runs in a single process: checkpoints go to
-    `OUTPUT/checkpoints/`, and the newest complete one is resumed."""
-
-    rank, world_size = 0, 1
-
-    def __init__(self, config: TrainConfig):
-        self.root = Path(config.output) / "checkpoints"
-        self.keep = config.keep_checkpoints
-        self.device = torch.device("cuda" if config.use_gpu and torch.cuda.is_available() else "cpu")
-
-    def checkpoint_dir(self):
-        return nullcontext(latest_checkpoint(self.root))
-
-    def report(self, metrics: dict, checkpoint: Path | None) -> None:
-        if checkpoint is not None:
-            self.root.mkdir(parents=True, exist_ok=True)
-            target = self.root / checkpoint.name
-            if target.exists():  # the same step saved again after a resume
-                shutil.rmtree(target)
-            os.replace(checkpoint, target)
-            prune_checkpoints(self.root, self.keep)
-
-    def prepare(self, model):
-        return model.to(self.device)
-
-
-class RaySession:
-    def __init__(self, config: TrainConfig):
-        import ray.train
-        import ray.train.torch
-
-        self.train, self.torch = ray.train, ray.train.torch
-        context = ray.train.get_context()
-        self.rank, self.world_size = context.get_world_rank(), context.get_world_size()
-        self.device = ray.train.torch.get_device()
-
-    def checkpoint_dir(self):
-        checkpoint = self.train.get_checkpoint()
-        return checkpoint.as_directory() if checkpoint else nullcontext(None)
-
-    def report(self, metrics: dict, checkpoint: Path | None) -> None:
-        ray_checkpoint = self.train.Checkpoint.from_directory(str(checkpoint)) if checkpoint else None
-        self.train.report(metrics, checkpoint=ray_checkpoint, checkpoint_dir_name=checkpoint.name if checkpoint else None)
-        if checkpoint is not None:
-            shutil.rmtree(checkpoint.parent, ignore_errors=True)  # Ray has copied it to storage
-
-    def prepare(self, model):
-        return self.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
-
-
-def current_session(config: TrainConfig):
-    try:
-        import ray.train
-
-        ray.train.get_context()
-    except (ImportError, RuntimeError):
-        return LocalSession(config)
-    return RaySession(config)
-
 
 # --- pieces of the loop ---------------------------------------------------------------------------
 
@@ -214,11 +151,12 @@ def train_func(config_dict: dict) -> None:
     log = MetricsLog(output, enabled=rank == 0)
     if rank == 0:
         remove_stale_staging(output)  # what a process killed during a save left
+    faults = FaultInjection.from_env()  # none outside the tests
     timings = {"data_s": 0.0, "compute_s": 0.0, "eval_s": 0.0, "checkpoint_s": 0.0}
 
     # Data: the driver has already decoded and cached both manifests, so this is a memory map.
     codec = JamoCodec()
-    labels = LabelSet.load(output / "labels.json")
+    labels = LabelSet.load(output)  # the driver's choice (distributed.train.run_labels)
     encoder = config.encoder_config()
     limits = dict(num_proc=1, **config.utterance_limits())
     train_set = load_dataset(config.train, labels, codec, **limits)
@@ -300,7 +238,7 @@ def train_func(config_dict: dict) -> None:
     # training process's page tables, made its memory copy-on-write, and left the epoch's first
     # batches waiting for the new worker.
     loader = make_loader(train_set, sampler, core.config.heads, num_workers=config.loader_workers,
-                         pin_memory=device.type == "cuda")
+                         pin_memory=device.type == "cuda", min_samples=limits["min_samples"])
     while not done:
         sampler.set_epoch(progress["epoch"], start_batch=progress["batch_in_epoch"])
         # Length grouping with jitter gives each epoch its own batch count (106, 105, 106...):
@@ -315,10 +253,7 @@ def train_func(config_dict: dict) -> None:
             progress["batch_in_epoch"] += 1
             micro = (progress["batch_in_epoch"] - 1) % config.grad_accum
             last_micro = micro == config.grad_accum - 1 or progress["batch_in_epoch"] == epoch_batches
-            if config.fail_at_step is not None and progress["step"] == config.fail_at_step and rank == world_size - 1 \
-                    and not (output / ".fault-injected").exists():
-                (output / ".fault-injected").write_text("1")
-                os._exit(1)  # simulated hardware fault: the worker process dies without cleanup
+            faults.maybe_die(progress["step"], rank, world_size, output)
 
             # Randomness (dropout, SpecAugment masks) is seeded per batch, so a resumed run draws
             # exactly what an uninterrupted one would have.
@@ -329,8 +264,7 @@ def train_func(config_dict: dict) -> None:
             with sync:
                 with autocast_context(config, device):
                     out = model(batch["input_values"], batch["attention_mask"], batch["labels"], head_labels)
-                if config.inject_nonfinite_every and progress["batch_in_epoch"] % config.inject_nonfinite_every == 0:
-                    out.loss = out.loss * float("nan")  # fault injection for tests (see TrainConfig)
+                out.loss = faults.poison(out.loss, progress["batch_in_epoch"])
                 bad = any_rank(not torch.isfinite(out.loss).item(), device)
                 if bad:  # skip the batch on every rank, keep the weights
                     progress["skipped_batches"] += 1

@@ -32,22 +32,32 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
+def run_labels(config: TrainConfig):
+    """The run's label classes and where they came from. A resumed run keeps its own; a new one
+    takes those `data_utils.prepare` wrote beside the training manifest (DIR/train.csv ->
+    DIR/labels.json), so the classes the corpus report showed are the model's; else it fits
+    them on the training manifest."""
+    from data_utils.labels import LabelSet
+    from data_utils.manifest import read_manifest
+
+    for folder, origin in [(config.output, "this run's, resumed"), (Path(config.train).parent, "prepared beside --train")]:
+        if LabelSet.path(folder).exists():
+            return LabelSet.load(folder), f"{LabelSet.path(folder)} ({origin})"
+    return LabelSet.fit(read_manifest(config.train)), f"fitted on {config.train}"
+
+
 def prepare_run(config: TrainConfig) -> None:
     """Driver-side work done once: label classes, decoded-audio caches, the saved config."""
     from data_utils.audio import SAMPLE_RATE
     from data_utils.batching import load_dataset
-    from data_utils.labels import LabelSet
-    from data_utils.manifest import read_manifest
     from model.codec import JamoCodec
 
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
-    labels_path = output / "labels.json"
-    if labels_path.exists():  # a resumed run keeps its classes
-        labels = LabelSet.load(labels_path)
-    else:
-        labels = LabelSet.fit(read_manifest(config.train))
-        labels.save(labels_path)
+    labels, origin = run_labels(config)
+    labels.save(output)
+    heads = ", ".join(f"{h} ({', '.join(c)})" for h, c in labels.classes.items()) or "none"
+    print(f"labels: {heads}; from {origin}", file=sys.stderr)
     for manifest in filter(None, [config.train, config.valid]):
         dataset = load_dataset(manifest, labels, JamoCodec(), num_proc=config.decode_num_proc, **config.utterance_limits())
         for item in dataset.skipped:
@@ -70,6 +80,7 @@ def run_with_ray(config: TrainConfig, address: str | None):
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from distributed.faults import forwarded_env
     from distributed.loop import train_func
 
     project_root = str(Path(__file__).resolve().parents[1])
@@ -82,7 +93,8 @@ def run_with_ray(config: TrainConfig, address: str | None):
     # then shows a second time beside Ray's own copy of the worker's stderr: one copy is enough.
     env_vars = {"PYTHONPATH": project_root, "TOKENIZERS_PARALLELISM": "false",
                 "RAY_worker_niceness": os.environ.get("RAY_worker_niceness", "0"),
-                "RAY_TRAIN_ENABLE_PRINT_PATCH": os.environ.get("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")}
+                "RAY_TRAIN_ENABLE_PRINT_PATCH": os.environ.get("RAY_TRAIN_ENABLE_PRINT_PATCH", "0"),
+                **forwarded_env()}  # a test's fault injection (distributed.faults), when it asks for one
     address = address or os.environ.get("RAY_ADDRESS")
     system_config = {}
     if address is None:

@@ -2,7 +2,8 @@
 
 Saved as `multitask_config.json` next to the weights; the encoder keeps its own `config.json`
 (a `transformers.Wav2Vec2Config`, so the directory stays loadable by Hugging Face tools, or a
-`WhisperConfig` for the `whisper` encoder: its `model_type` names the encoder).
+`WhisperConfig` for the `whisper` encoder: its `model_type` names the encoder), and the heads'
+classes are `data_utils.labels.LabelSet`'s `labels.json`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Literal
 from data_utils.manifest import HEADS
 
 CONFIG_NAME = "multitask_config.json"
-LABELS_NAME = "labels.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
@@ -48,16 +48,6 @@ class MultiTaskConfig:
         data = json.loads((Path(directory) / CONFIG_NAME).read_text(encoding="utf-8"))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def save_labels(labels: dict[str, list[str]], directory) -> Path:
-    path = Path(directory) / LABELS_NAME
-    path.write_text(json.dumps(labels, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-def load_labels(directory) -> dict[str, list[str]]:
-    return json.loads((Path(directory) / LABELS_NAME).read_text(encoding="utf-8"))
 
 
 # --- encoder presets ---------------------------------------------------------------------------

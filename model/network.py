@@ -25,18 +25,10 @@ from transformers import Wav2Vec2ForCTC
 from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
+from data_utils.labels import LABELS_NAME, LabelSet
 from model.channels_last import use_channels_last_convs
 from model.codec import JamoCodec, build_processor, read_vocab
-from model.config import (
-    CONFIG_NAME,
-    LABELS_NAME,
-    WEIGHTS_NAME,
-    MultiTaskConfig,
-    is_whisper,
-    load_encoder_config,
-    load_labels,
-    save_labels,
-)
+from model.config import CONFIG_NAME, WEIGHTS_NAME, MultiTaskConfig, is_whisper, load_encoder_config
 from model.heads import ClassificationHead, LayerWeighting, SharedLayer
 from model.losses import TaskWeighting, classification_loss, ctc_loss
 from model.pooling import build_pooling, frame_mask
@@ -184,7 +176,7 @@ class MultiTaskWav2Vec2(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         self.encoder_config.save_pretrained(str(directory))
         self.config.save(directory)
-        save_labels(self.labels, directory)
+        LabelSet(self.labels).save(directory)
         tensors = self.state_dict_for_saving()
         if dtype is not None:
             tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
@@ -200,7 +192,7 @@ class MultiTaskWav2Vec2(nn.Module):
         weights = require_safetensors(directory)
         if not (directory / CONFIG_NAME).is_file():
             return cls._asr_only(directory)
-        model = cls(load_encoder_config(directory), MultiTaskConfig.load(directory), load_labels(directory))
+        model = cls(load_encoder_config(directory), MultiTaskConfig.load(directory), LabelSet.load(directory).classes)
         tensors = load_file(str(weights), device=map_location)
         asr_state = {k: v for k, v in tensors.items() if not k.startswith(MULTITASK_PREFIX)}
         multitask_state = {k[len(MULTITASK_PREFIX):]: v for k, v in tensors.items() if k.startswith(MULTITASK_PREFIX)}
@@ -273,7 +265,7 @@ class MultiTaskWav2Vec2(nn.Module):
         weights, labels = source_file(WEIGHTS_NAME), source_file(LABELS_NAME)
         if weights is None or labels is None:
             return report
-        source_labels = json.loads(Path(labels).read_text(encoding="utf-8"))
+        source_labels = LabelSet.load(Path(labels).parent).classes
         same_heads = {h for h in self.labels if source_labels.get(h) == self.labels[h]}
         target = self.multitask.state_dict()
         loaded = {}

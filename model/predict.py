@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from data_utils.audio import AUDIO_SUFFIXES, DEFAULT_MAX_SECONDS, SAMPLE_RATE, AudioError, AudioTooLong, load_audio
-from data_utils.batching import normalize_waveform
+from data_utils.batching import pad_waveforms
 from data_utils.manifest import HEADS
 from model.codec import JamoCodec
 from model.config import frame_samples, max_input_seconds, receptive_field
@@ -102,15 +102,9 @@ class Predictor:
 
     @torch.inference_mode()
     def run_model(self, chunks: list[np.ndarray]):
-        """One padded batch through the model, at the predictor's precision: its raw output."""
-        # A clip shorter than one frame's receptive field (a 1 ms file) counts as padded with
-        # silence up to it: the conv front end cannot run on less, nor mask a clip to zero frames.
-        longest = max(self.min_samples, *(len(c) for c in chunks))
-        inputs = torch.zeros(len(chunks), longest)
-        mask = torch.zeros(len(chunks), longest, dtype=torch.long)
-        for i, chunk in enumerate(chunks):
-            inputs[i, : len(chunk)] = torch.from_numpy(normalize_waveform(chunk))
-            mask[i, : max(len(chunk), self.min_samples)] = 1
+        """One padded batch through the model, at the predictor's precision: its raw output. A
+        clip shorter than the receptive field (a 1 ms file) is padded up to it, as in training."""
+        inputs, mask = pad_waveforms(chunks, self.min_samples)
         with self.autocast():
             return self.model(inputs.to(self.device), mask.to(self.device))
 

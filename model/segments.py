@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from data_utils.audio import SAMPLE_RATE
+from data_utils.batching import group_by_length
 
 # A pause this long ends an utterance: sentences in read and spoken Korean are 0.5-1 s apart,
 # while pauses inside them (and espeak-ng's at commas) stay under 0.4 s (data/real: 90 % of the
@@ -77,20 +78,9 @@ def _within(spans: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
 
 def batches_by_seconds(lengths: list[int], batch_seconds: float, equal_lengths: bool = False) -> list[list[int]]:
     """Indices sorted by length, grouped so that batch size x longest <= batch_seconds; with
-    `equal_lengths`, a batch holds clips of one length only (nothing is padded)."""
-    limit = int(batch_seconds * SAMPLE_RATE)
-    batches, current, longest = [], [], 0
-    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
-        candidate = max(longest, lengths[index])
-        unequal = equal_lengths and current and lengths[index] != longest
-        if current and (candidate * (len(current) + 1) > limit or unequal):
-            batches.append(current)
-            current, candidate = [], lengths[index]
-        current.append(index)
-        longest = candidate
-    if current:
-        batches.append(current)
-    return batches
+    `equal_lengths`, a batch holds clips of one length only (nothing is padded). Training's
+    grouping (`data_utils.batching.group_by_length`), in seconds."""
+    return group_by_length(lengths, int(batch_seconds * SAMPLE_RATE), equal_lengths=equal_lengths)
 
 
 def threads_per_batch(threads: int, parallel_batches: int) -> int:

@@ -110,3 +110,45 @@ def test_unusable_rows_are_reported_not_loaded(tmp_path, synth_corpus):
     reasons = {s["row"]: s["reason"] for s in dataset.skipped}
     assert reasons == {0: "file not found", 1: "empty transcript after normalisation"}
     assert torch.is_tensor(Collator()([dataset[0]])["input_values"])
+
+
+def test_training_and_inference_group_clips_the_same_way():
+    from model.segments import batches_by_seconds
+
+    lengths = np.random.default_rng(4).integers(100, 16000 * 9, size=40).tolist()
+    unshuffled = DynamicBatchSampler(lengths, 20.0, shuffle=False).all_batches()
+    assert batches_by_seconds(lengths, 20.0) == unshuffled
+
+
+def test_a_batch_of_clips_shorter_than_the_receptive_field_still_trains(tmp_path):
+    # A dataset loaded without the receptive-field filter (as `distributed.evaluate` loads its
+    # data) still gives batches the encoder runs on: a 100-sample clip alone in its batch is
+    # padded up to the receptive field, as the predictor pads it.
+    from data_utils.audio import write_wav
+    from model.config import MultiTaskConfig, encoder_config, receptive_field
+    from model.network import MultiTaskWav2Vec2
+
+    rng = np.random.default_rng(0)
+    rows = ["path,text,gender"]
+    for i, n in enumerate([100, 16000, 16000]):
+        write_wav(tmp_path / f"{i}.wav", rng.normal(0, 0.1, n).astype(np.float32))
+        rows.append(f"{i}.wav,가나,{'female' if i % 2 else 'male'}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    labels = LabelSet({"gender": ["female", "male"]})
+    dataset = load_dataset(tmp_path / "m.csv", labels, JamoCodec())
+    torch.manual_seed(0)
+    # SpecAugment off: its masks need mask_time_length (5) frames in a batch, more than the one a
+    # clip of the receptive field makes (a separate limit, not the front end's).
+    encoder = encoder_config("tiny", len(JamoCodec()), mask_time_prob=0.0)
+    model = MultiTaskWav2Vec2(encoder, MultiTaskConfig(heads=["gender"]), labels.classes)
+    model.train()
+    field = receptive_field(model.encoder_config)
+    sampler = DynamicBatchSampler(dataset.lengths, 1.0, shuffle=False)
+    batches = list(make_loader(dataset, sampler, labels.heads, num_workers=0, min_samples=field))
+    assert [b["lengths"].tolist() for b in batches] == [[100], [16000], [16000]]
+    short = batches[0]
+    assert short["input_values"].shape == (1, field) and short["attention_mask"].sum() == field
+    for batch in batches:
+        out = model(batch["input_values"], batch["attention_mask"], batch["labels"], {"gender": batch["gender"]})
+        assert torch.isfinite(out.loss)
+        out.loss.backward()

@@ -349,19 +349,20 @@ def expected_skips(epoch_sizes: list[int], every: int, max_steps: int) -> int:
     raise AssertionError(f"{epoch_sizes} batches cannot make {max_steps} steps")
 
 
-def _train_tiny(corpus: Path, output: Path, max_steps: int, options: dict) -> list[dict]:
-    """Train the tiny preset in-process (`--no-ray`) with `options`; return its metrics.jsonl records."""
+def _train_tiny(corpus: Path, output: Path, max_steps: int, options: dict, faults: dict | None = None) -> list[dict]:
+    """Train the tiny preset in-process (`--no-ray`) with `options` (and `faults` injected);
+    return its metrics.jsonl records."""
     run_training(corpus / "train.csv", output, "--no-ray", "--max-steps", str(max_steps), timeout=400,
                  config={"eval_every": 1000, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
-                         "threads_per_worker": 1, **options})
+                         "threads_per_worker": 1, **options}, faults=faults)
     return records(output)
 
 
 @pytest.mark.slow
 def test_training_skips_non_finite_losses_and_keeps_the_weights_finite(tmp_path, synth_corpus):
     output, every, max_steps = tmp_path / "run", 3, 5
-    log = _train_tiny(synth_corpus, output, max_steps, {"inject_nonfinite_every": every, "checkpoint_every": 2,
-                                                            "log_data_order": True})
+    log = _train_tiny(synth_corpus, output, max_steps, {"checkpoint_every": 2, "log_data_order": True},
+                      faults={"inject_nonfinite_every": every})
     skips = [r for r in log if r.get("event") == "skipped non-finite loss"]
     finished = [r for r in log if r.get("event") == "finished"]
     epochs = [json.loads(line) for line in (output / "data_order" / "rank0.jsonl").read_text().splitlines()]

@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def train(synth_corpus, output, *flags, config=None, timeout=420, expect_failure=False):
+def train(synth_corpus, output, *flags, config=None, timeout=420, expect_failure=False, faults=None):
     return run_training(synth_corpus / "train.csv", output, *flags, valid=synth_corpus / "heldout.csv", config=config,
-                        timeout=timeout, expect_failure=expect_failure)
+                        timeout=timeout, expect_failure=expect_failure, faults=faults)
 
 
 def data_order(output, rank):
@@ -60,9 +60,9 @@ def test_two_workers_disjoint_data_checkpoints_and_resume(tmp_path, synth_corpus
 def test_a_worker_that_dies_is_restarted_from_the_last_checkpoint(tmp_path, synth_corpus):
     output = tmp_path / "run"
     options = {"checkpoint_every": 2, "eval_every": 100, "log_every": 1, "batch_seconds": 8.0, "max_batch_size": 2,
-               "loader_workers": 0, "threads_per_worker": 1, "fail_at_step": 5}
-    train(synth_corpus, output, "--num-workers", "2", "--max-steps", "7", config=options)
-    assert (output / ".fault-injected").exists()  # the rank-1 worker really died at step 5
+               "loader_workers": 0, "threads_per_worker": 1}
+    train(synth_corpus, output, "--num-workers", "2", "--max-steps", "7", config=options, faults={"fail_at_step": 5})
+    assert (output / ".fault-injected").exists()  # the last rank's worker really died at step 5
     log = records(output)
     resumed = [r for r in log if r.get("event") == "resumed"]
     # Restarted from a registered checkpoint (Ray registers reports asynchronously, so the one
@@ -81,9 +81,9 @@ def test_local_loop_resume_repeats_the_uninterrupted_trajectory(tmp_path, synth_
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     train(synth_corpus, straight, "--no-ray", "--max-steps", "5", config=options)
     # The same run, killed (no clean-up) after its step-3 checkpoint, then started again.
-    killed = {**options, "fail_at_step": 3}
-    train(synth_corpus, stopped, "--no-ray", "--max-steps", "5", config=killed, expect_failure=True)
-    train(synth_corpus, stopped, "--no-ray", "--max-steps", "5", config=killed)
+    killed = {"fail_at_step": 3}
+    train(synth_corpus, stopped, "--no-ray", "--max-steps", "5", config=options, faults=killed, expect_failure=True)
+    train(synth_corpus, stopped, "--no-ray", "--max-steps", "5", config=options, faults=killed)
     log = records(stopped)
     assert [r["step"] for r in log if r.get("event") == "resumed"] == [3]
     assert [r for r in log if r.get("event") == "finished"][-1]["step"] == 5
@@ -96,3 +96,33 @@ def test_local_loop_resume_repeats_the_uninterrupted_trajectory(tmp_path, synth_
     assert losses(stopped).keys() == losses(straight).keys() == {1, 2, 3, 4, 5}
     for step, loss in losses(straight).items():
         assert losses(stopped)[step] == pytest.approx(loss, rel=1e-4), step
+
+
+def test_training_takes_the_prepared_labels_beside_its_manifest_and_a_resumed_run_keeps_its_own(tmp_path, synth_corpus):
+    from data_utils.labels import LabelSet
+    from data_utils.manifest import read_manifest
+
+    # A prepared folder (as `python -m data_utils.prepare` writes one): train.csv + labels.json
+    # whose classes fitting would not give (one head, in reverse order).
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    frame = read_manifest(synth_corpus / "train.csv")
+    frame.to_csv(prepared / "train.csv", index=False)
+    fitted = LabelSet.fit(frame).classes
+    classes = {"gender": sorted(fitted["gender"], reverse=True)}
+    assert classes != fitted
+    LabelSet(classes).save(prepared)
+    output = tmp_path / "run"
+    options = {"checkpoint_every": 1, "eval_every": 100, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
+               "threads_per_worker": 1}
+    done = run_training(prepared / "train.csv", output, "--no-ray", "--max-steps", "1", config=options)
+    assert f"from {prepared / 'labels.json'} (prepared beside --train)" in done.stderr
+    assert LabelSet.load(output).classes == classes
+    model = MultiTaskWav2Vec2.from_pretrained(output / "checkpoints" / "checkpoint_0000001")
+    assert model.config.heads == ["gender"] and model.labels == classes
+
+    # Resumed, the run keeps the classes it started with, whatever the prepared folder now says.
+    LabelSet(fitted).save(prepared)
+    done = run_training(prepared / "train.csv", output, "--no-ray", "--max-steps", "2", config=options)
+    assert "(this run's, resumed)" in done.stderr
+    assert MultiTaskWav2Vec2.from_pretrained(output / "checkpoints" / "checkpoint_0000002").labels == classes

@@ -143,3 +143,18 @@ def test_an_object_store_uri_as_run_dir_is_refused_before_anything_is_written(tm
                           env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert done.returncode == 2 and "a URI is not supported" in done.stderr
     assert not (tmp_path / "s3:").exists()
+
+
+def test_a_config_saved_before_fault_injection_left_it_still_loads(tmp_path):
+    import dataclasses
+    import json
+
+    import pytest
+
+    from distributed.config import TrainConfig
+
+    saved = {**dataclasses.asdict(TrainConfig()), "fail_at_step": None, "inject_nonfinite_every": None}
+    (tmp_path / "train_config.json").write_text(json.dumps(saved))
+    assert TrainConfig.load(tmp_path / "train_config.json") == TrainConfig()
+    with pytest.raises(ValueError, match="unknown training option.*fail_at_step"):
+        TrainConfig.from_dict({"fail_at_step": 3})  # faults come from distributed.faults only
