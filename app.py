@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
                         help="longest recording accepted (default: %(default)s)")
     parser.add_argument("--window-seconds", type=float, default=defaults.window_seconds,
-                        help="longer recordings are cut at pauses into windows of this length (default: %(default)s)")
+                        help="longer recordings are cut into utterances at pauses, none longer than this (default: %(default)s)")
     parser.add_argument("--max-live-seconds", type=float, default=defaults.max_live_seconds,
                         help="longest live microphone session (default: %(default)s)")
     parser.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-MANIFEST_COLUMNS = ["path", "text", "age", "gender", "accent", "speaker", "duration"]
 HEADS = ("age", "gender", "accent")
+MANIFEST_COLUMNS = ["path", "text", *HEADS, "speaker", "duration"]
 
 
 def read_manifest(path, resolve_paths: bool = True) -> pd.DataFrame:

@@ -24,7 +24,7 @@ CHUNK_BYTES = 1 << 20
 @dataclass(frozen=True)
 class Limits:
     max_seconds: float = 300.0  # one recording; longer ones are refused with a message
-    window_seconds: float = 20.0  # longer recordings are cut at silences into windows of this length
+    window_seconds: float = 20.0  # longer recordings are cut into utterances at pauses, none longer than this
     max_live_seconds: float = 600.0  # one live microphone session (its memory is one window, whatever its length)
     max_batch_files: int = 200
     max_batch_seconds: float = 1800.0  # total audio in one batch analysis

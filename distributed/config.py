@@ -117,12 +117,16 @@ class TrainConfig:
 
     def utterance_limits(self) -> dict:
         """Which utterances the datasets keep: none longer than `max_seconds` or than the
-        encoder takes at once, none shorter than one frame's receptive field."""
-        from model.config import max_input_seconds, receptive_field
+        encoder takes at once, none shorter than one frame's receptive field plus, with
+        SpecAugment on, one mask span (transformers refuses a batch shorter than the span, and
+        a clip that short teaches nothing)."""
+        from model.config import frame_samples, max_input_seconds, receptive_field
 
         encoder = self.encoder_config()
         longest = min(self.max_seconds, max_input_seconds(encoder) or float("inf"))
-        return dict(max_seconds=longest, min_samples=receptive_field(encoder))
+        masked = getattr(encoder, "apply_spec_augment", False) and getattr(encoder, "mask_time_prob", 0) > 0
+        span = encoder.mask_time_length * frame_samples(encoder) if masked else 0
+        return dict(max_seconds=longest, min_samples=receptive_field(encoder) + span)
 
     @classmethod
     def load(cls, path) -> TrainConfig:

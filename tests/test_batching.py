@@ -152,3 +152,22 @@ def test_a_batch_of_clips_shorter_than_the_receptive_field_still_trains(tmp_path
         out = model(batch["input_values"], batch["attention_mask"], batch["labels"], {"gender": batch["gender"]})
         assert torch.isfinite(out.loss)
         out.loss.backward()
+
+
+def test_training_keeps_no_clip_too_short_for_a_spec_augment_span():
+    # A batch whose clips are all shorter than one SpecAugment span made transformers raise in
+    # the middle of a run; the training limits drop such clips, and the shortest kept trains.
+    from distributed.config import TrainConfig
+    from model.config import MultiTaskConfig
+    from model.network import MultiTaskWav2Vec2
+
+    config = TrainConfig(preset="tiny", encoder_overrides={"mask_time_prob": 0.5})
+    shortest = config.utterance_limits()["min_samples"]
+    encoder = config.encoder_config()
+    encoder.vocab_size = len(JamoCodec())
+    torch.manual_seed(0)
+    model = MultiTaskWav2Vec2(encoder, MultiTaskConfig(heads=["gender"]), {"gender": ["female", "male"]}).train()
+    audio = torch.randn(1, shortest)
+    labels = torch.tensor([JamoCodec().encode("가")])
+    out = model(audio, torch.ones_like(audio, dtype=torch.long), labels, {"gender": torch.tensor([0])})
+    assert torch.isfinite(out.loss)

@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from data_utils.audio import AUDIO_SUFFIXES
+from data_utils.manifest import HEADS
 
 # Columns a loader fills; `start`,`end` (seconds) only when a row is a segment of a longer file.
-ROW_COLUMNS = ["path", "text", "age", "gender", "accent", "speaker", "source"]
+ROW_COLUMNS = ["path", "text", *HEADS, "speaker", "source"]
 SEGMENT_COLUMNS = ["start", "end"]
 TEXT_ENCODINGS = ("utf-8-sig", "cp949")  # what Korean corpora and spreadsheet exports come in
 
