@@ -1,7 +1,7 @@
 """Our model against whisper-base on the same real clips, in one run (issue 19, step 5).
 
     python -m bench.whisper_base [--model demo/whisper-model] [--data data/real/test.csv data/real/deeply.csv]
-        [--lm runs/lm.arpa] [--threads 2] [--limit N] [--out bench/results/whisper_base.json]
+        [--lm runs/lm.arpa [--lm-alpha A --lm-beta B]] [--threads 2] [--limit N] [--out bench/results/whisper_base.json]
 
 Systems, each in its own process (so that its peak memory is its own), each given the same
 decoded 16 kHz arrays and T threads:
@@ -47,13 +47,13 @@ def load_clips(manifests: list[Path], limit: int | None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def transcribe_ours(arrays, model: str, lm: str | None, beam: bool) -> list[str]:
+def transcribe_ours(arrays, model: str, lm: str | None, beam: bool, lm_weights: tuple[float, float]) -> list[str]:
     from model.decoding import BeamDecoder
     from model.predict import Predictor
 
     predictor = Predictor.from_pretrained(model)
     if beam:
-        predictor.decoder = BeamDecoder(predictor.codec, lm, beam_width=32)
+        predictor.decoder = BeamDecoder(predictor.codec, lm, beam_width=32, alpha=lm_weights[0], beta=lm_weights[1])
     return [p.text for p in predictor.predict_arrays(arrays)]
 
 
@@ -71,7 +71,8 @@ def transcribe_whisper(arrays, threads: int) -> list[str]:
     return texts
 
 
-def run_worker(system: str, clips_file: Path, out: Path, model: str, lm: str | None, threads: int) -> None:
+def run_worker(system: str, clips_file: Path, out: Path, model: str, lm: str | None, threads: int,
+               lm_weights: tuple[float, float]) -> None:
     """One system on every clip: hypotheses, wall and CPU seconds, peak memory; as JSON."""
     import torch
 
@@ -84,7 +85,7 @@ def run_worker(system: str, clips_file: Path, out: Path, model: str, lm: str | N
     if system == "whisper-base":
         texts = transcribe_whisper(arrays, threads)
     else:
-        texts = transcribe_ours(arrays, model, lm, beam=system == "ours-beam-lm")
+        texts = transcribe_ours(arrays, model, lm, system == "ours-beam-lm", lm_weights)
     wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     out.write_text(json.dumps({
         "system": system, "hypotheses": texts, "wall_s": wall, "cpu_s": cpu,
@@ -114,7 +115,8 @@ def run(args) -> dict:
             out = Path(tmp) / f"{system}.json"
             command = [sys.executable, "-m", "bench.whisper_base", "--worker", system, "--clips-file", str(clips_file),
                        "--worker-out", str(out), "--model", args.model, "--threads", str(args.threads)]
-            subprocess.run(command + (["--lm", args.lm] if args.lm else []), check=True)
+            lm = ["--lm", args.lm, "--lm-alpha", str(args.lm_alpha), "--lm-beta", str(args.lm_beta)] if args.lm else []
+            subprocess.run(command + lm, check=True)
             results[system] = json.loads(out.read_text(encoding="utf-8"))
 
     references = [c["text"] for c in clips]
@@ -139,7 +141,8 @@ def run(args) -> dict:
     print_table(f"{len(clips)} real clips ({', '.join(sets)}), {args.threads} threads", rows)
     examples = [{"reference": references[i], **{s: r["hypotheses"][i] for s, r in results.items()}}
                 for i in range(0, len(clips), max(1, len(clips) // 20))]
-    return {"machine": machine_info(args.threads), "model": args.model, "lm": args.lm, "clips": len(clips),
+    return {"machine": machine_info(args.threads), "model": args.model, "lm": args.lm,
+            "lm_weights": {"alpha": args.lm_alpha, "beta": args.lm_beta} if args.lm else None, "clips": len(clips),
             "sets": sets, "no_digit_clips": len(no_digit), "table": rows, "examples": examples,
             "runs": {s: {k: v for k, v in r.items() if k != "hypotheses"} for s, r in results.items()}}
 
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="demo/whisper-model")
     parser.add_argument("--data", nargs="+", type=Path, default=[Path("data/real/test.csv"), Path("data/real/deeply.csv")])
     parser.add_argument("--lm", default=None, help="ARPA/KenLM model over jamo words for our beam search")
+    parser.add_argument("--lm-alpha", type=float, default=0.5, help="LM weight (python -m model.lm_weights on validation data)")
+    parser.add_argument("--lm-beta", type=float, default=1.0, help="word insertion bonus")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="first N clips only")
@@ -158,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        run_worker(args.worker, args.clips_file, args.worker_out, args.model, args.lm, args.threads)
+        run_worker(args.worker, args.clips_file, args.worker_out, args.model, args.lm, args.threads,
+                   (args.lm_alpha, args.lm_beta))
         return
     write_json(args.out, run(args))
 

@@ -1,4 +1,5 @@
-"""Label encoding for the speaker-attribute heads (scikit-learn's LabelEncoder per head).
+"""Label classes for the speaker-attribute heads: fitted with scikit-learn's LabelEncoder (sorted
+classes), encoded by a dictionary lookup.
 
 Classes are learned from the training manifest and saved as `labels.json` (head -> classes, in
 index order). `LabelSet` is the only code that knows that file's name and format: `prepare`
@@ -24,11 +25,6 @@ LABELS_NAME = "labels.json"
 class LabelSet:
     def __init__(self, classes: dict[str, list[str]]):
         self.classes = {head: list(values) for head, values in classes.items() if values}
-        self.encoders = {}
-        for head, values in self.classes.items():
-            encoder = LabelEncoder()
-            encoder.classes_ = np.asarray(values, dtype=object)
-            self.encoders[head] = encoder
         self._index = {head: {c: i for i, c in enumerate(values)} for head, values in self.classes.items()}
 
     @property
@@ -51,9 +47,6 @@ class LabelSet:
 
     def encode(self, head: str, value) -> int:
         return self._index.get(head, {}).get(str(value).strip(), IGNORE)
-
-    def decode(self, head: str, index: int) -> str:
-        return str(self.encoders[head].inverse_transform([int(index)])[0])
 
     def class_weights(self, frame) -> dict[str, list[float]]:
         """'balanced' weights per head from the known labels in `frame`."""

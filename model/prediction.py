@@ -9,8 +9,7 @@ import numpy as np
 
 from data_utils.manifest import HEADS
 
-CSV_COLUMNS = ["path", "text", "jamo", "confidence", "age", "age_prob", "gender", "gender_prob", "accent", "accent_prob",
-               "duration", "error"]
+CSV_COLUMNS = ["path", "text", "jamo", "confidence", *(c for h in HEADS for c in (h, f"{h}_prob")), "duration", "error"]
 
 
 @dataclass
