@@ -38,7 +38,7 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="model.predict --threads")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "long.json")
     args = parser.parse_args(argv)
-    args.minutes = sorted({int(m) if m.is_integer() else m for m in args.minutes})  # 1, not 1.000, in the table
+    args.minutes = sorted({int(m) if float(m).is_integer() else m for m in args.minutes})  # 1, not 1.000, in the table
     return args
 
 

@@ -19,12 +19,8 @@ from demo.i18n import language, message
 from demo.model_store import ModelStore
 from demo.workspace import fresh_dir
 from model.codec import jamo_for_display
-from model.prediction import HeadPrediction, Timed
+from model.prediction import HeadPrediction, Prediction, Timed
 from model.subtitles import make_cues, to_srt
-
-# Words under this confidence are marked: on held-out synthetic speech (186 utterances, demo
-# model) they were wrong 65 % of the time against 13 % for the rest (bench/confidence.py).
-LOW_CONFIDENCE = 0.9
 
 
 def label_value(head: HeadPrediction) -> dict[str, float]:
@@ -54,19 +50,25 @@ class Transcriber:
             reason = public_reason(prediction.error, audio, Path(audio).name)
             raise gr.Error(message("audio_error", lang, reason=reason))
         labels = [label_value(prediction.heads[head]) for head in predictor.heads]
-        words = [dataclasses.asdict(w) for w in prediction.words]  # for `show_words`, in a gr.State (not in the API)
+        words = marked_words(prediction, predictor.model.config.low_confidence)  # to a gr.State (not in the API)
         return (prediction.text, jamo_for_display(prediction.jamo), *labels, round(prediction.duration, 2), round(elapsed, 2),
                 words)
 
 
+def marked_words(prediction: Prediction, low_confidence: float) -> list[dict]:
+    """The prediction's words as plain dicts for `show_words`, each with `low` when its
+    confidence is under the model's calibrated threshold."""
+    return [{**dataclasses.asdict(w), "low": w.confidence < low_confidence} for w in prediction.words]
+
+
 def show_words(words: list[dict] | None) -> tuple[list[tuple[str, str | None]], str | None]:
-    """The words with their start times, those under `LOW_CONFIDENCE` marked, and an SRT file."""
+    """The words with their start times, those under the model's `low_confidence` marked, and an SRT file."""
     if not words:
         return [], None
     shown = []
     for word in words:
         shown.append((f"{word['start']:.2f}s ", None))
-        shown.append((word["text"] + " ", "low" if word["confidence"] < LOW_CONFIDENCE else None))
+        shown.append((word["text"] + " ", "low" if word.get("low") else None))
     timed = [Timed(w["text"], w["start"], w["end"], w["confidence"]) for w in words]
     path = fresh_dir("subtitles") / "transcript.srt"
     path.write_text(to_srt(make_cues(timed)), encoding="utf-8")

@@ -37,6 +37,9 @@ class MultiTaskConfig:
     dwa_window: int = 50  # steps per DWA "epoch" of averaged losses
     label_smoothing: float = 0.0
     class_weights: dict[str, list[float]] | None = None  # per head, in label order
+    # Words whose confidence (mean best-path posterior) is under this are marked for checking: a
+    # property of the model, calibrated on its held-out speech with bench/confidence.py.
+    low_confidence: float = 0.9
 
     def save(self, directory) -> Path:
         path = Path(directory) / CONFIG_NAME

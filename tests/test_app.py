@@ -110,6 +110,20 @@ def test_the_app_serves_the_whisper_encoder_model_unless_told_otherwise(monkeypa
     assert resolve_model_source("demo/model") == "demo/model"  # the espeak-only model, on request
 
 
+def test_words_are_marked_low_by_the_models_own_threshold(model_dir):
+    from demo.transcribe import marked_words, show_words
+    from model.network import MultiTaskWav2Vec2
+    from model.prediction import Prediction, Word
+
+    model = MultiTaskWav2Vec2.from_pretrained(model_dir)
+    model.config.low_confidence = 0.6  # as a model calibrated by bench/confidence.py saves it
+    words = [Word("안녕", 0.0, 0.4, 0.95), Word("하세요", 0.4, 0.9, 0.7), Word("여러분", 1.0, 1.5, 0.4)]
+    shown, _ = show_words(marked_words(Prediction(words=words), model.config.low_confidence))
+    assert [text.strip() for text, mark in shown if mark == "low"] == ["여러분"]
+    model.save_pretrained(model_dir.parent / "calibrated")
+    assert MultiTaskWav2Vec2.from_pretrained(model_dir.parent / "calibrated").config.low_confidence == 0.6
+
+
 def test_server_messages_follow_the_browser_language():
     from types import SimpleNamespace
 
