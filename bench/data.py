@@ -16,13 +16,12 @@ import sys
 from pathlib import Path
 
 import soundfile as sf
-import soxr
 
 from bench.corpus import make_clip_folder
 from bench.machine import load_note, machine_info, timed_cpu
 from bench.paths import CACHE_DIR, RESULTS_DIR
 from bench.report import log, print_table, write_json
-from data_utils.audio import SAMPLE_RATE, load_audio
+from data_utils.audio import SAMPLE_RATE, load_audio, to_mono_16k
 
 FORMATS = {  # suffix -> ffmpeg codec arguments
     "wav": ["-c:a", "pcm_s16le"],
@@ -75,17 +74,11 @@ def pydub_loader(path: Path):
     mediainfo(str(path))  # the duration check before decoding
     segment = AudioSegment.from_file(str(path))
     samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / float(1 << (8 * segment.sample_width - 1))
-    return resample(samples.reshape(-1, segment.channels).mean(axis=1), segment.frame_rate)
-
-
-def resample(mono, rate: int):
-    """The resampling step alone, as load_audio does it (soxr, HQ; float32 stays float32). Here,
-    not data_utils.audio's private helper: the bench measures through public functions only."""
-    return soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
+    return to_mono_16k(samples.reshape(-1, segment.channels), segment.frame_rate)
 
 
 def resample_all(arrays: list, rate: int) -> list:
-    return [resample(a, rate) for a in arrays]
+    return [to_mono_16k(a, rate) for a in arrays]
 
 
 def measure(paths: list[Path], rate: int, rounds: int, loader=load_audio) -> dict:

@@ -116,7 +116,9 @@ def _last_line(message: str) -> str:
     return (lines[-1] if lines else "unknown error")[:200]
 
 
-def _to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Samples (frames, or frames x channels) at `sample_rate` as 16 kHz mono float32: channels
+    averaged, soxr's HQ resampler."""
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if sample_rate != SAMPLE_RATE:
@@ -177,7 +179,7 @@ def load_audio(path, max_seconds: float | None = DEFAULT_MAX_SECONDS, allow_sile
         raise AudioError(path, "no audio samples (header only or truncated)")
     if not np.isfinite(audio).all():
         raise AudioError(path, "contains NaN or infinite samples")
-    samples = _to_mono_16k(audio, sample_rate)
+    samples = to_mono_16k(audio, sample_rate)
     duration = len(samples) / SAMPLE_RATE
     if max_seconds is not None and duration > max_seconds:
         raise AudioTooLong(path, duration, max_seconds)

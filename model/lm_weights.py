@@ -24,18 +24,18 @@ from data_utils.text import TextNormalizer
 from model.decoding import BeamDecoder
 from model.metrics import error_rates
 from model.predict import Predictor
+from model.segments import batches_by_seconds
 
 DEFAULT_ALPHAS = (0.2, 0.35, 0.5, 0.75, 1.0)
 DEFAULT_BETAS = (0.0, 0.5, 1.0, 2.0)
 
 
-def frame_posteriors(predictor: Predictor, paths: list[str], clips_per_batch: int = 8) -> list[torch.Tensor]:
-    """Each clip's CTC logits (frames x vocabulary), in the order of `paths`."""
+def frame_posteriors(predictor: Predictor, paths: list[str]) -> list[torch.Tensor]:
+    """Each clip's CTC logits (frames x vocabulary), in the order of `paths`, batched as the
+    predictor batches (`batches_by_seconds`)."""
     audio = [load_audio(p) for p in paths]
-    order = sorted(range(len(audio)), key=lambda i: len(audio[i]))
     logits: list[torch.Tensor | None] = [None] * len(audio)
-    for start in range(0, len(order), clips_per_batch):
-        batch = order[start : start + clips_per_batch]
+    for batch in batches_by_seconds([len(a) for a in audio], predictor.batch_seconds, predictor.model.needs_equal_lengths):
         output = predictor.run_model([audio[i] for i in batch])
         for row, i in enumerate(batch):
             logits[i] = output.ctc_logits[row, : int(output.frame_lengths[row])].float().clone()

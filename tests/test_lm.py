@@ -38,27 +38,6 @@ def test_seen_sentences_score_higher_than_scrambled(arpa):
     assert BOS not in good
 
 
-def test_lm_resolves_an_acoustically_ambiguous_word(arpa):
-    codec = JamoCodec()
-    # Frames spell "오늘 학교에 가요", but the last vowel of 학교 is a coin flip between ㅛ and ㅗ.
-    target = codec.encode("오늘 학교에 가요")
-    alternative = codec.encode("오늘 학고에 가요")
-    frames = []
-    for a, b in zip(target, alternative):
-        row = torch.full((len(codec),), -8.0)
-        row[a] = 0.0
-        row[b] = -0.1 if a != b else 0.0
-        if a != b:
-            row[a] = -0.2  # the acoustics slightly prefer the wrong vowel
-        frames += [row, torch.full((len(codec),), -8.0).index_fill_(0, torch.tensor([codec.pad_id]), 0.0)]
-    logits = torch.stack(frames)[None]
-    lengths = torch.tensor([logits.shape[1]])
-    assert greedy_decode(logits, lengths, codec)[0].text == "오늘 학고에 가요"
-    assert BeamDecoder(codec, beam_width=16).decode(logits, lengths)[0].text == "오늘 학고에 가요"
-    assert BeamDecoder(codec, arpa, beam_width=16, alpha=1.0, beta=0.5).decode(logits, lengths)[0].text == "오늘 학교에 가요"
-
-
-
 def leaning_logits(codec: JamoCodec, said: str, heard: str) -> torch.Tensor:
     """Frames that spell `said` but lean, slightly, towards `heard` (of as many tokens)."""
     frames = []
@@ -67,6 +46,16 @@ def leaning_logits(codec: JamoCodec, said: str, heard: str) -> torch.Tensor:
         row[a], row[b] = (-0.2, -0.1) if a != b else (0.0, 0.0)
         frames += [row, torch.full((len(codec),), -8.0).index_fill_(0, torch.tensor([codec.pad_id]), 0.0)]
     return torch.stack(frames)
+
+
+def test_lm_resolves_an_acoustically_ambiguous_word(arpa):
+    codec = JamoCodec()
+    # Frames spell "오늘 학교에 가요", but the last vowel of 학교 is a coin flip between ㅛ and ㅗ.
+    logits = leaning_logits(codec, "오늘 학교에 가요", "오늘 학고에 가요")[None]
+    lengths = torch.tensor([logits.shape[1]])
+    assert greedy_decode(logits, lengths, codec)[0].text == "오늘 학고에 가요"
+    assert BeamDecoder(codec, beam_width=16).decode(logits, lengths)[0].text == "오늘 학고에 가요"
+    assert BeamDecoder(codec, arpa, beam_width=16, alpha=1.0, beta=0.5).decode(logits, lengths)[0].text == "오늘 학교에 가요"
 
 
 def test_the_weight_grid_finds_the_lm_weight_that_fixes_the_word(arpa):
