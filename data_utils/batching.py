@@ -217,8 +217,14 @@ class DynamicBatchSampler(Sampler[list[int]]):
 
 
 def make_loader(dataset, sampler: DynamicBatchSampler, heads: tuple[str, ...], num_workers: int = 1,
-                pin_memory: bool = False, min_samples: int = 0) -> DataLoader:
-    """`min_samples`: the encoder's receptive field, which every padded clip is given (`pad_waveforms`)."""
+                pin_memory: bool = False, min_samples: int = 0, augment: float = 0.0, seed: int = 0) -> DataLoader:
+    """`min_samples`: the encoder's receptive field, which every padded clip is given (`pad_waveforms`).
+    `augment`: the share of clips heard through `data_utils.augment.augment`, drawn afresh per
+    epoch and seeded from `seed` (training only)."""
+    if augment > 0:
+        from data_utils.augment import Augmented, SeededBatches
+
+        dataset, sampler = Augmented(dataset, augment), SeededBatches(sampler, seed)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(heads, min_samples), num_workers=num_workers,
                       pin_memory=pin_memory, persistent_workers=num_workers > 0,
                       prefetch_factor=4 if num_workers > 0 else None)

@@ -56,6 +56,7 @@ class TrainConfig:
     encoder_overrides: dict = field(default_factory=dict)  # Wav2Vec2Config fields (SpecAugment, dropout...)
     multitask: dict = field(default_factory=dict)  # MultiTaskConfig fields
     class_weights: bool = False  # balanced class weights from the training manifest
+    augment: float = 0.0  # share of training clips heard degraded (data_utils.augment: speed, room, band, noise)
     # optimisation
     lr_encoder: float = 1e-3
     lr_heads: float = 1e-3

@@ -31,13 +31,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 import torch.nn.functional as F
-from scipy.signal import fftconvolve
 from transformers import Wav2Vec2ForCTC
 
 from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
+from data_utils.augment import augment
 from data_utils.batching import normalize_waveform
 from data_utils.manifest import read_manifest
 from distributed.checkpoint import replace_directory
@@ -64,31 +63,6 @@ def load_clips(manifests: list[Path], min_seconds: float = 1.0) -> list[np.ndarr
                 clips.append(audio)
     print(f"{len(clips)} clips, {sum(map(len, clips)) / SAMPLE_RATE / 60:.1f} min ({skipped} unreadable)")
     return clips
-
-
-def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One random degradation chain; each step with its own probability."""
-    if rng.random() < 0.6:  # speed (tempo and pitch together), as Kaldi's speed perturbation
-        audio = soxr.resample(audio, SAMPLE_RATE * rng.uniform(0.9, 1.1), SAMPLE_RATE)
-    if rng.random() < 0.3:  # a room: exponentially decaying noise as the impulse response
-        rt60 = rng.uniform(0.15, 0.7)
-        t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
-        rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
-        rir[0] = 1.0
-        wet = fftconvolve(audio, rir)[: len(audio)]
-        audio = wet * (np.abs(audio).max() / (np.abs(wet).max() + 1e-9))
-    if rng.random() < 0.2:  # a telephone-band channel
-        audio = soxr.resample(soxr.resample(audio, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
-    if rng.random() < 0.5:  # white or brown-ish noise at 5-30 dB SNR
-        noise = rng.standard_normal(len(audio))
-        if rng.random() < 0.5:
-            noise = np.cumsum(noise)
-            noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
-        snr = rng.uniform(5, 30)
-        noise *= np.sqrt(np.mean(audio ** 2) / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr / 10))
-        audio = audio + noise
-    audio = audio * 10 ** (rng.uniform(-6, 6) / 20)
-    return np.clip(audio, -1, 1).astype(np.float32)
 
 
 class CropSampler:

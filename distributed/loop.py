@@ -238,7 +238,8 @@ def train_func(config_dict: dict) -> None:
     # training process's page tables, made its memory copy-on-write, and left the epoch's first
     # batches waiting for the new worker.
     loader = make_loader(train_set, sampler, core.config.heads, num_workers=config.loader_workers,
-                         pin_memory=device.type == "cuda", min_samples=limits["min_samples"])
+                         pin_memory=device.type == "cuda", min_samples=limits["min_samples"],
+                         augment=config.augment, seed=config.seed)
     while not done:
         sampler.set_epoch(progress["epoch"], start_batch=progress["batch_in_epoch"])
         # Length grouping with jitter gives each epoch its own batch count (106, 105, 106...):

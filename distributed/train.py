@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-budget-min", type=float, help="stop after this much training time (with either of the above, whichever comes first)")
     parser.add_argument("--target-cer", type=float, help="also stop at the first evaluation whose validation CER is at most this")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--augment", type=float, metavar="SHARE",
+                        help="share of training clips heard degraded: speed, room, telephone band, noise (data_utils.augment)")
     parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--no-ray", action="store_true", help="run the per-worker loop in this process")
     args = parser.parse_args(argv)

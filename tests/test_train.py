@@ -77,7 +77,9 @@ def test_a_worker_that_dies_is_restarted_from_the_last_checkpoint(tmp_path, synt
 
 
 def test_local_loop_resume_repeats_the_uninterrupted_trajectory(tmp_path, synth_corpus):
-    options = {"checkpoint_every": 3, "eval_every": 3, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0}
+    # Half the clips heard degraded: their degradations must be drawn again the same way.
+    options = {"checkpoint_every": 3, "eval_every": 3, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
+               "augment": 0.5}
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     train(synth_corpus, straight, "--no-ray", "--max-steps", "5", config=options)
     # The same run, killed (no clean-up) after its step-3 checkpoint, then started again.

@@ -1,0 +1,82 @@
+"""Degraded copies of clean speech: the rooms, channels and noise that real recordings bring.
+
+`augment` is one random chain (speed, reverberation, telephone band, noise, gain), each link
+with its own probability, as Kaldi's speed perturbation and the reverberation/noise recipes of
+speech toolkits do it. Distillation (`distributed.distill`) hears every crop through it;
+fine-tuning (`TrainConfig.augment`) hears a share of its clips through it, each time a clip is
+drawn afresh: the words are unchanged, so the transcript still holds.
+
+`Augmented` and `SeededBatches` put it into a `DataLoader` without losing resumability: a
+clip's degradation is seeded by (run seed, epoch, batch, clip), so a resumed run hears what an
+uninterrupted one would have, whichever loader worker draws it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+import torch
+from scipy.signal import fftconvolve
+
+from data_utils.audio import SAMPLE_RATE
+
+
+def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random degradation chain; each step with its own probability."""
+    if rng.random() < 0.6:  # speed (tempo and pitch together), as Kaldi's speed perturbation
+        audio = soxr.resample(audio, SAMPLE_RATE * rng.uniform(0.9, 1.1), SAMPLE_RATE)
+    if rng.random() < 0.3:  # a room: exponentially decaying noise as the impulse response
+        rt60 = rng.uniform(0.15, 0.7)
+        t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+        rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+        rir[0] = 1.0
+        wet = fftconvolve(audio, rir)[: len(audio)]
+        audio = wet * (np.abs(audio).max() / (np.abs(wet).max() + 1e-9))
+    if rng.random() < 0.2:  # a telephone-band channel
+        audio = soxr.resample(soxr.resample(audio, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
+    if rng.random() < 0.5:  # white or brown-ish noise at 5-30 dB SNR
+        noise = rng.standard_normal(len(audio))
+        if rng.random() < 0.5:
+            noise = np.cumsum(noise)
+            noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
+        snr = rng.uniform(5, 30)
+        noise *= np.sqrt(np.mean(audio ** 2) / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr / 10))
+        audio = audio + noise
+    audio = audio * 10 ** (rng.uniform(-6, 6) / 20)
+    return np.clip(audio, -1, 1).astype(np.float32)
+
+
+class Augmented(torch.utils.data.Dataset):
+    """A dataset of examples with an "audio" array, keyed by (index, seed) pairs (`SeededBatches`):
+    with probability `share` the example's audio is replaced by `augment` seeded by `seed`."""
+
+    def __init__(self, dataset, share: float):
+        self.dataset, self.share = dataset, share
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        index, seed = key
+        example = dict(self.dataset[index])
+        rng = np.random.default_rng(seed)
+        if rng.random() < self.share:
+            example["audio"] = augment(np.asarray(example["audio"], dtype=np.float32), rng)
+        return example
+
+
+class SeededBatches(torch.utils.data.Sampler):
+    """Wraps a batch sampler with `epoch` and `start_batch` (`DynamicBatchSampler`): each index
+    comes with a seed from (seed, epoch, batch number in the epoch, index), for `Augmented`."""
+
+    def __init__(self, batches, seed: int):
+        self.batches, self.seed = batches, seed
+
+    def __iter__(self):
+        epoch, start = self.batches.epoch, self.batches.start_batch
+        for number, batch in enumerate(self.batches, start=start):
+            yield [(index, int(np.random.SeedSequence([self.seed, epoch, number, index]).generate_state(1)[0]))
+                   for index in batch]
+
+    def __len__(self) -> int:
+        return len(self.batches)
