@@ -32,8 +32,8 @@ from model.metrics import classification_scores, error_rates, utterance_rates, w
 def run_evaluation(model, dataset, labels: LabelSet, codec: JamoCodec | None = None, batch_seconds: float = 60.0,
                    device: str | torch.device = "cpu", max_utterances: int | None = None,
                    decoder=None) -> tuple[dict, pd.DataFrame]:
-    """Decode `dataset` (from `data_utils.batching.load_dataset`) with `decoder` (greedy unless a
-    `model.decoding.BeamDecoder` is given); return (summary, rows)."""
+    """Decode `dataset` (from `data_utils.batching.load_dataset`) with `decoder` (greedy, kept to
+    whole syllables, unless another `model.decoding` decoder is given); return (summary, rows)."""
     codec = codec or JamoCodec()
     decoder = decoder or GreedyDecoder(codec)
     was_training = model.training
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-seconds", type=float, default=60.0)
     parser.add_argument("--num-proc", type=int, default=1)
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
+    parser.add_argument("--no-syllables", action="store_true",
+                        help="greedy: the plain argmax path, not kept to whole syllables (for comparison)")
     parser.add_argument("--lm", help="ARPA/KenLM model over jamo words (python -m model.lm) for beam search")
     parser.add_argument("--lm-alpha", type=float, default=0.5, help="LM weight (tune on validation data)")
     parser.add_argument("--lm-beta", type=float, default=1.0, help="word insertion bonus")
@@ -119,12 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     dataset = load_dataset(args.data, labels, JamoCodec(), num_proc=args.num_proc)
     for skipped in dataset.skipped:
         print(f"skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
-    beam = None
+    decoder = GreedyDecoder(JamoCodec(), syllables=not args.no_syllables)
     if args.beam_width or args.lm:
         from model.decoding import BeamDecoder
 
-        beam = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta)
-    summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, decoder=beam)
+        decoder = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta)
+    summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, decoder=decoder)
     # Rows left out (unreadable, over the 30-s limit, no transcript) are counted in the last line.
     summary["skipped"] = len(dataset.skipped)
     summary["skipped_reasons"] = dict(Counter(row["reason"] for row in dataset.skipped))

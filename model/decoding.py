@@ -1,4 +1,5 @@
-"""CTC decoding: greedy (vectorised over the batch) and beam search with an optional KenLM."""
+"""CTC decoding: best path (vectorised over the batch, kept to whole syllables) and beam search
+with an optional KenLM."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.codec import JamoCodec, jamo_to_text
+from model.codec import LEADS, TAILS, VOWELS, JamoCodec, jamo_to_text
 from model.timestamps import WordSpan, word_spans
 
 
@@ -40,13 +41,125 @@ def greedy_ids(logits: torch.Tensor, frame_lengths: torch.Tensor, blank_id: int)
     return out
 
 
-def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: JamoCodec, words: bool = False) -> list[Transcript]:
-    """Best-path transcripts; with `words`, each word's frames and confidence as well."""
+# The syllable grammar over jamo CTC output (initial, medial, optional final; words between
+# delimiters): which category of token may follow which, and which may end the text. A
+# delimiter may come anywhere but inside a syllable: leading or doubled ones say nothing, and
+# forbidding them would make the search invent a syllable for a confident one to follow.
+_START, _DELIMITER, _LEAD, _VOWEL, _TAIL, _NEVER = range(6)
+_FOLLOWS = {_LEAD: (_START, _DELIMITER, _VOWEL, _TAIL), _VOWEL: (_LEAD,), _TAIL: (_VOWEL,),
+            _DELIMITER: (_START, _DELIMITER, _VOWEL, _TAIL)}
+_MAY_END = (_START, _DELIMITER, _VOWEL, _TAIL)
+
+
+def token_categories(codec: JamoCodec) -> np.ndarray:
+    """Each vocabulary entry's place in the syllable grammar (`_NEVER` for blank, unknown and
+    anything that is not a modern jamo or the word delimiter)."""
+    kind = {**dict.fromkeys(LEADS, _LEAD), **dict.fromkeys(VOWELS, _VOWEL), **dict.fromkeys(TAILS, _TAIL),
+            codec.word_delimiter: _DELIMITER}
+    return np.array([kind.get(token, _NEVER) for token in codec.vocab])
+
+
+def is_well_formed(ids: list[int], categories: np.ndarray) -> bool:
+    """Whether collapsed CTC output `ids` recomposes into whole syllables and words."""
+    previous = _START
+    for category in categories[ids]:
+        if previous not in _FOLLOWS.get(category, ()):
+            return False
+        previous = category
+    return previous in _MAY_END
+
+
+def syllable_paths(log_probs: np.ndarray, frame_lengths, codec: JamoCodec) -> list[np.ndarray]:
+    """The most probable frame labelling whose collapsed text is well-formed Hangul: every
+    initial followed by a medial, a final only after a medial, no word ending on a bare
+    initial. Best path can say "ㄱ럼요" (a stray initial) where this says 그럼요 or 럼요,
+    whichever the frames make likelier. `log_probs` (batch, frames, vocab); one array of frame
+    labels per utterance, `codec.pad_id` for blank.
+
+    A Viterbi over states (token k being said; blank after k; nothing said yet), for the whole
+    batch at once. The grammar depends only on token categories, so entering a token takes the
+    best state of each allowed category: O(vocab) per frame, not vocab squared. The vocabulary
+    is put in category order first so that each category is a slice.
+    """
+    batch, frames, _ = log_probs.shape
+    categories = token_categories(codec)
+    order = np.argsort(categories, kind="stable")
+    order = order[categories[order] != _NEVER]  # tokens the grammar never says get no state
+    emit = log_probs[:, :, order]
+    blank = log_probs[:, :, codec.pad_id]
+    size = len(order)
+    slices = {c: slice(*np.searchsorted(categories[order], [c, c + 1])) for c in (_DELIMITER, _LEAD, _VOWEL, _TAIL)}
+    # States: 0..size-1 "saying order[k]", size..2*size-1 "blank after order[k]", 2*size "nothing said yet".
+    start = 2 * size
+    score = np.full((batch, start + 1), -np.inf, np.float32)
+    score[:, start] = 0.0
+    back = np.empty((frames, batch, start + 1), np.int32)
+    lengths = np.asarray(frame_lengths)
+    rows = np.arange(batch)
+    stay_on, stay_blank = np.arange(size), np.arange(size, start)
+    for t in range(frames):
+        on, after = score[:, :size], score[:, size:start]
+        said = on >= after  # per token: the better of its two states and which it is
+        either = np.where(said, on, after)
+        either_state = np.where(said, stay_on, stay_blank)
+        best = {_START: (score[:, start], np.full(batch, start))}
+        for c, cols in slices.items():
+            k = either[:, cols].argmax(1)
+            best[c] = (either[rows, cols.start + k], either_state[rows, cols.start + k])
+        new = np.empty_like(score)
+        new_back = back[t]
+        for target, sources in _FOLLOWS.items():
+            cols = slices[target]
+            values = np.stack([best[c][0] for c in sources], 1)
+            pick = values.argmax(1)
+            enter, enter_from = values[rows, pick][:, None], np.stack([best[c][1] for c in sources], 1)[rows, pick][:, None]
+            keep = on[:, cols] >= enter
+            new[:, cols] = np.where(keep, on[:, cols], enter) + emit[:, t, cols]
+            new_back[:, cols] = np.where(keep, stay_on[cols], enter_from)
+        new[:, size:start] = either + blank[:, t, None]
+        new_back[:, size:start] = either_state
+        new[:, start] = score[:, start] + blank[:, t]
+        new_back[:, start] = start
+        done = t >= lengths  # padded frames change nothing
+        new[done], new_back[done] = score[done], np.arange(start + 1)
+        score = new
+    state_categories = np.concatenate([categories[order], categories[order], [_START]])
+    score[:, ~np.isin(state_categories, _MAY_END)] = -np.inf
+    paths = []
+    for b in range(batch):
+        state = int(score[b].argmax())
+        path = np.full(int(lengths[b]), codec.pad_id, np.int64)
+        for t in range(int(lengths[b]) - 1, -1, -1):
+            if state < size:
+                path[t] = order[state]
+            state = back[t, b, state]
+        paths.append(path)
+    return paths
+
+
+def collapse(path: np.ndarray, blank_id: int) -> list[int]:
+    """A frame labelling's CTC output: repeats merged, blanks dropped."""
+    return [int(x) for i, x in enumerate(path) if x != blank_id and (i == 0 or x != path[i - 1])]
+
+
+def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: JamoCodec, words: bool = False,
+                  syllables: bool = True) -> list[Transcript]:
+    """Best-path transcripts; with `words`, each word's frames and confidence as well. With
+    `syllables` (and a jamo vocabulary), an utterance whose best path does not recompose into
+    whole syllables is read by `syllable_paths` instead: the best path that does."""
+    ids = greedy_ids(logits, frame_lengths, codec.pad_id)
+    paths: list[np.ndarray | None] = [None] * len(ids)  # None: the argmax path
+    log_probs = torch.log_softmax(logits.float(), -1).cpu()
+    if syllables and codec.is_jamo:
+        categories = token_categories(codec)
+        redo = [i for i, seq in enumerate(ids) if not is_well_formed(seq, categories)]
+        if redo:
+            for i, path in zip(redo, syllable_paths(log_probs[redo].numpy(), frame_lengths[redo].cpu().numpy(), codec)):
+                paths[i], ids[i] = path, collapse(path, codec.pad_id)
     transcripts = []
-    log_probs = torch.log_softmax(logits.float(), -1) if words else None
-    for i, ids in enumerate(greedy_ids(logits, frame_lengths, codec.pad_id)):
-        jamo_text = codec.decode_ids(ids)
-        spans = word_spans(log_probs[i], int(frame_lengths[i]), codec) if words else []
+    for i, seq in enumerate(ids):
+        jamo_text = codec.decode_ids(seq)
+        spans = word_spans(log_probs[i], int(frame_lengths[i]), codec, paths[i]) if words else []
         transcripts.append(Transcript(jamo_to_text(jamo_text), jamo_text, spans))
     return transcripts
 
@@ -54,11 +167,11 @@ def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: Jamo
 class GreedyDecoder:
     """Best path (`greedy_decode`) behind the decoders' one interface: `decode(logits, frame_lengths, words)`."""
 
-    def __init__(self, codec: JamoCodec):
-        self.codec = codec
+    def __init__(self, codec: JamoCodec, syllables: bool = True):
+        self.codec, self.syllables = codec, syllables
 
     def decode(self, logits: torch.Tensor, frame_lengths: torch.Tensor, words: bool = False) -> list[Transcript]:
-        return greedy_decode(logits, frame_lengths, self.codec, words)
+        return greedy_decode(logits, frame_lengths, self.codec, words, self.syllables)
 
 
 class BeamDecoder:

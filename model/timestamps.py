@@ -1,9 +1,10 @@
-"""Word and syllable times, and confidence, from the CTC frame posteriors of the best path.
+"""Word and syllable times, and confidence, from the CTC frame posteriors along the decoded path.
 
-Each emitted token owns the run of frames on which the best path says it (a CTC spike, plus
+The path is the argmax one, or the one `model.decoding.syllable_paths` kept to whole syllables.
+Each emitted token owns the run of frames on which the path says it (a CTC spike, plus
 its repeats); a syllable spans its jamo's runs, a word its syllables'. Times are frame indices
 here (`Predictor` turns them into seconds and adds where the chunk starts in its recording).
-A word's confidence is the mean, over its tokens' frames, of the best path's posterior there:
+A word's confidence is the mean, over its tokens' frames, of the path's posterior there:
 the model's own certainty about what it said, which is low where it hesitates between tokens.
 """
 
@@ -41,11 +42,12 @@ def token_runs(best: np.ndarray, blank_id: int) -> list[tuple[int, int, int]]:
     return runs
 
 
-def word_spans(log_probs: torch.Tensor, frames: int, codec: JamoCodec) -> list[WordSpan]:
-    """The best path's words of one utterance: `log_probs` (frames, vocab), `frames` valid."""
+def word_spans(log_probs: torch.Tensor, frames: int, codec: JamoCodec, path: np.ndarray | None = None) -> list[WordSpan]:
+    """The words of one utterance along `path` (one label per frame; the argmax path unless
+    given): `log_probs` (frames, vocab), `frames` valid."""
     probs = log_probs[:frames].float().exp().cpu().numpy()
-    best = probs.argmax(-1)
-    peak = probs.max(-1)
+    best = probs.argmax(-1) if path is None else np.asarray(path)[:frames]
+    peak = probs[np.arange(frames), best]
     words, current = [], []
     for token, start, end in token_runs(best, codec.pad_id) + [(codec.word_delimiter_id, frames, frames)]:
         if token == codec.word_delimiter_id or token is None:

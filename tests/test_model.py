@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from model.codec import JamoCodec
 from model.config import MultiTaskConfig, encoder_config
-from model.decoding import greedy_decode, greedy_ids
+from model.decoding import GreedyDecoder, greedy_decode, greedy_ids
 from model.losses import TaskWeighting
 from model.network import MultiTaskWav2Vec2
 
@@ -291,10 +291,11 @@ def test_greedy_decoding_of_hand_made_logits():
         logits[1, t, blank] = 5.0
     lengths = torch.tensor([len(path) - 2, 4])
     assert greedy_ids(logits, lengths, blank)[1] == []
-    transcripts = greedy_decode(logits, lengths, CODEC)
+    transcripts = greedy_decode(logits, lengths, CODEC, syllables=False)
     assert transcripts[0].text == "가 간ㄴ"
     assert transcripts[0].jamo == "\u1100\u1161 \u1100\u1161\u11ab\u11ab"
     assert transcripts[1].text == ""
+    assert greedy_decode(logits, lengths, CODEC)[0].text == "가 간"  # kept to whole syllables (tests/test_syllable_decoding.py)
 
 
 def test_exported_ctc_runs_in_hugging_face_pipeline(tmp_path):
@@ -307,7 +308,9 @@ def test_exported_ctc_runs_in_hugging_face_pipeline(tmp_path):
     model.save_pretrained(tmp_path / "model")
     export_ctc(tmp_path / "model", tmp_path / "ctc")
     audio = waveforms([16000], seed=5)[0].numpy() * 0.1
-    ours = Predictor.from_pretrained(tmp_path / "model").predict_arrays([audio])[0]
+    # the pipeline decodes the plain argmax path, not one kept to whole syllables
+    plain_path = GreedyDecoder(CODEC, syllables=False)
+    ours = Predictor.from_pretrained(tmp_path / "model", decoder=plain_path).predict_arrays([audio])[0]
     # with the tokenizer the directory ships: syllables, as the toolkit writes them
     asr = pipeline("automatic-speech-recognition", model=str(tmp_path / "ctc"), trust_remote_code=True)
     assert " ".join(asr(audio)["text"].split()) == ours.text
