@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from model.codec import LEADS, TAILS, VOWELS, JamoCodec, jamo_to_text
-from model.timestamps import WordSpan, word_spans
+from model.timestamps import WordSpan, token_runs, word_spans
 
 
 @dataclass
@@ -125,21 +125,19 @@ def syllable_paths(log_probs: np.ndarray, frame_lengths, codec: JamoCodec) -> li
         score = new
     state_categories = np.concatenate([categories[order], categories[order], [_START]])
     score[:, ~np.isin(state_categories, _MAY_END)] = -np.inf
-    paths = []
-    for b in range(batch):
-        state = int(score[b].argmax())
-        path = np.full(int(lengths[b]), codec.pad_id, np.int64)
-        for t in range(int(lengths[b]) - 1, -1, -1):
-            if state < size:
-                path[t] = order[state]
-            state = back[t, b, state]
-        paths.append(path)
-    return paths
+    # Trace back the whole batch at once; padded frames point each state at itself.
+    labels = np.append(order, [codec.pad_id] * (size + 1))  # each state's frame label
+    path = np.empty((batch, frames), np.int64)
+    state = score.argmax(1)
+    for t in range(frames - 1, -1, -1):
+        path[:, t] = labels[state]
+        state = back[t, rows, state]
+    return [path[b, :n] for b, n in enumerate(lengths.astype(int))]
 
 
 def collapse(path: np.ndarray, blank_id: int) -> list[int]:
-    """A frame labelling's CTC output: repeats merged, blanks dropped."""
-    return [int(x) for i, x in enumerate(path) if x != blank_id and (i == 0 or x != path[i - 1])]
+    """A frame labelling's CTC output: repeats merged, blanks dropped (`model.timestamps.token_runs`)."""
+    return [token for token, _, _ in token_runs(path, blank_id)]
 
 
 def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: JamoCodec, words: bool = False,
@@ -149,13 +147,12 @@ def greedy_decode(logits: torch.Tensor, frame_lengths: torch.Tensor, codec: Jamo
     whole syllables is read by `syllable_paths` instead: the best path that does."""
     ids = greedy_ids(logits, frame_lengths, codec.pad_id)
     paths: list[np.ndarray | None] = [None] * len(ids)  # None: the argmax path
-    log_probs = torch.log_softmax(logits.float(), -1).cpu()
-    if syllables and codec.is_jamo:
-        categories = token_categories(codec)
-        redo = [i for i, seq in enumerate(ids) if not is_well_formed(seq, categories)]
-        if redo:
-            for i, path in zip(redo, syllable_paths(log_probs[redo].numpy(), frame_lengths[redo].cpu().numpy(), codec)):
-                paths[i], ids[i] = path, collapse(path, codec.pad_id)
+    categories = token_categories(codec) if syllables and codec.is_jamo else None
+    redo = [i for i, seq in enumerate(ids) if categories is not None and not is_well_formed(seq, categories)]
+    log_probs = torch.log_softmax(logits.float(), -1).cpu() if words or redo else None
+    if redo:
+        for i, path in zip(redo, syllable_paths(log_probs[redo].numpy(), frame_lengths[redo].cpu().numpy(), codec)):
+            paths[i], ids[i] = path, collapse(path, codec.pad_id)
     transcripts = []
     for i, seq in enumerate(ids):
         jamo_text = codec.decode_ids(seq)
