@@ -7,7 +7,9 @@ into OUT/<set>/, and the parts are joined:
 - Common Voice's age decades are mapped into emotiontts's groups (teens, 20-40s, 50s+);
 - OUT/train.csv: every set's training part, plus KSS's valid and test parts (KSS is one
   speaker, so its parts cannot be speaker-disjoint: it is training data only);
-- OUT/valid.csv: 100 clips drawn (seed 0) from the emotiontts valid parts, to pick checkpoints;
+- OUT/valid.csv: up to 100 clips drawn (seed 0) from the emotiontts valid parts, to pick
+  checkpoints, among those whose sentence training never hears: emotiontts-main's speakers
+  read one script, so a speaker-disjoint clip alone would still reward remembered sentences;
 - OUT/test.csv: the emotiontts test parts and all Common Voice clips outside training
   (speakers training never heard);
 - OUT/deeply.csv: all of deeply-read-speech, which is evaluated on, never trained on (its
@@ -53,14 +55,21 @@ def prepare_sets(shared: Path, out: Path) -> dict[str, dict[str, pd.DataFrame]]:
     return parts
 
 
+def sentence_key(text: str) -> str:
+    """Two transcripts are one sentence when they differ only in spacing."""
+    return text.replace(" ", "")
+
+
 def join_parts(parts: dict[str, dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     emotiontts = ("personality", "main")
     for part in parts["cv"].values():
         part["age"] = part["age"].map(lambda age: AGE_GROUPS.get(age, age))
+    train = pd.concat([parts[s]["train"] for s in ("personality", "main", "kss", "cv")]
+                      + [parts["kss"]["valid"], parts["kss"]["test"]], ignore_index=True)
     valid = pd.concat([parts[s]["valid"] for s in emotiontts], ignore_index=True)
+    valid = valid[~valid["text"].map(sentence_key).isin(set(train["text"].map(sentence_key)))]
     return {
-        "train": pd.concat([parts[s]["train"] for s in ("personality", "main", "kss", "cv")]
-                           + [parts["kss"]["valid"], parts["kss"]["test"]], ignore_index=True),
+        "train": train,
         "valid": valid.sample(n=min(VALID_CLIPS, len(valid)), random_state=0).sort_index(),
         "test": pd.concat([parts[s]["test"] for s in emotiontts] + [parts["cv"]["valid"], parts["cv"]["test"]],
                           ignore_index=True),
@@ -73,8 +82,8 @@ def training_sentences(shared: Path, joined: dict[str, pd.DataFrame]) -> list[st
     normalizer = TextNormalizer()
     validated = read_table(shared / SETS["cv"][0] / "validated.tsv", delimiter="\t")
     candidates = list(joined["train"]["text"]) + [normalizer(t) for t in validated["sentence"]]
-    held_out = {t.replace(" ", "") for name in ("valid", "test", "deeply") for t in joined[name]["text"]}
-    return [t for t in dict.fromkeys(c for c in candidates if c) if t.replace(" ", "") not in held_out]
+    held_out = {sentence_key(t) for name in ("valid", "test", "deeply") for t in joined[name]["text"]}
+    return [t for t in dict.fromkeys(c for c in candidates if c) if sentence_key(t) not in held_out]
 
 
 def build(shared: Path, out: Path) -> dict[str, Path]:

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-proc", type=int, default=1)
     parser.add_argument("--beam-width", type=int, default=0, help="beam search (pyctcdecode) instead of greedy")
     parser.add_argument("--no-syllables", action="store_true",
-                        help="greedy: the plain argmax path, not kept to whole syllables (for comparison)")
+                        help="the plain argmax path or best beam, not kept to whole syllables (for comparison)")
     parser.add_argument("--lm", help="ARPA/KenLM model over jamo words (python -m model.lm) for beam search")
     parser.add_argument("--lm-alpha", type=float, default=0.5, help="LM weight (tune on validation data)")
     parser.add_argument("--lm-beta", type=float, default=1.0, help="word insertion bonus")
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.beam_width or args.lm:
         from model.decoding import BeamDecoder
 
-        decoder = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta)
+        decoder = BeamDecoder(JamoCodec(), args.lm, beam_width=args.beam_width or 32, alpha=args.lm_alpha, beta=args.lm_beta,
+                              syllables=not args.no_syllables)
     summary, frame = run_evaluation(model, dataset, labels, batch_seconds=args.batch_seconds, decoder=decoder)
     # Rows left out (unreadable, over the 30-s limit, no transcript) are counted in the last line.
     summary["skipped"] = len(dataset.skipped)

@@ -172,10 +172,12 @@ class GreedyDecoder:
 
 
 class BeamDecoder:
-    """pyctcdecode beam search over jamo, optionally with a KenLM n-gram over jamo words."""
+    """pyctcdecode beam search over jamo, optionally with a KenLM n-gram over jamo words. With
+    `syllables` (and a jamo vocabulary), the best beam that recomposes into whole syllables wins
+    (the best beam of all where none does)."""
 
     def __init__(self, codec: JamoCodec, kenlm_path: str | Path | None = None, beam_width: int = 32,
-                 alpha: float = 0.5, beta: float = 1.0):
+                 alpha: float = 0.5, beta: float = 1.0, syllables: bool = True):
         from pyctcdecode import build_ctcdecoder
 
         # pyctcdecode's conventions: "" is the blank, " " the word delimiter.
@@ -183,7 +185,16 @@ class BeamDecoder:
                   for t in codec.vocab]
         self.decoder = build_ctcdecoder(labels, kenlm_model_path=str(kenlm_path) if kenlm_path else None,
                                         alpha=alpha, beta=beta)
-        self.beam_width = beam_width
+        self.beam_width, self.codec = beam_width, codec
+        self.categories = token_categories(codec) if syllables and codec.is_jamo else None
+
+    def best_beam(self, beams: list) -> tuple:
+        """pyctcdecode's beams come best first: the first well-formed one, else the first."""
+        if self.categories is not None:
+            for beam in beams:
+                if is_well_formed(self.codec.encode(beam[0].replace("⁇", "")), self.categories):
+                    return beam
+        return beams[0]
 
     def set_weights(self, alpha: float, beta: float) -> None:
         """The LM's weight and the word insertion bonus, without reloading the LM."""
@@ -196,7 +207,8 @@ class BeamDecoder:
         log_probs = torch.log_softmax(logits.float(), -1).cpu().numpy()
         out = []
         for row, n in zip(log_probs, frame_lengths.tolist()):
-            text, _, frames, _, _ = self.decoder.decode_beams(np.ascontiguousarray(row[:n]), beam_width=self.beam_width)[0]
+            beams = self.decoder.decode_beams(np.ascontiguousarray(row[:n]), beam_width=self.beam_width)
+            text, _, frames, _, _ = self.best_beam(beams)
             jamo_text = " ".join(text.replace("⁇", "").split())
             spans = []
             if words:

@@ -82,3 +82,13 @@ def test_any_posteriors_decode_to_whole_syllables():
     lengths = torch.tensor([50, 31, 1])
     for transcript in greedy_decode(logits, lengths, CODEC):
         assert is_well_formed(CODEC.encode(transcript.text), CATEGORIES), transcript.jamo
+
+
+def test_beam_search_keeps_to_whole_syllables_too():
+    pytest.importorskip("pyctcdecode")
+    from model.decoding import BeamDecoder
+
+    logits, lengths = frame_logits(STRAY)[None], torch.tensor([len(STRAY)])
+    assert BeamDecoder(CODEC, syllables=False).decode(logits, lengths)[0].text == "ㄱ럼요"
+    transcript = BeamDecoder(CODEC).decode(logits, lengths, words=True)[0]
+    assert transcript.text == "그럼요" and [w.text for w in transcript.words] == ["그럼요"]
