@@ -171,6 +171,10 @@ class GreedyDecoder:
         return greedy_decode(logits, frame_lengths, self.codec, words, self.syllables)
 
 
+# pyctcdecode's label for the unknown token, dropped from its text (it needs one label per id)
+_UNKNOWN_LABEL = "⁇"
+
+
 class BeamDecoder:
     """pyctcdecode beam search over jamo, optionally with a KenLM n-gram over jamo words. With
     `syllables` (and a jamo vocabulary), the best beam that recomposes into whole syllables wins
@@ -181,7 +185,7 @@ class BeamDecoder:
         from pyctcdecode import build_ctcdecoder
 
         # pyctcdecode's conventions: "" is the blank, " " the word delimiter.
-        labels = ["" if t == codec.pad else " " if t == codec.word_delimiter else "⁇" if t == codec.unk else t
+        labels = ["" if t == codec.pad else " " if t == codec.word_delimiter else _UNKNOWN_LABEL if t == codec.unk else t
                   for t in codec.vocab]
         self.decoder = build_ctcdecoder(labels, kenlm_model_path=str(kenlm_path) if kenlm_path else None,
                                         alpha=alpha, beta=beta)
@@ -192,7 +196,7 @@ class BeamDecoder:
         """pyctcdecode's beams come best first: the first well-formed one, else the first."""
         if self.categories is not None:
             for beam in beams:
-                if is_well_formed(self.codec.encode(beam[0].replace("⁇", "")), self.categories):
+                if is_well_formed(self.codec.encode(beam[0].replace(_UNKNOWN_LABEL, "")), self.categories):
                     return beam
         return beams[0]
 
@@ -209,12 +213,12 @@ class BeamDecoder:
         for row, n in zip(log_probs, frame_lengths.tolist()):
             beams = self.decoder.decode_beams(np.ascontiguousarray(row[:n]), beam_width=self.beam_width)
             text, _, frames, _, _ = self.best_beam(beams)
-            jamo_text = " ".join(text.replace("⁇", "").split())
+            jamo_text = " ".join(text.replace(_UNKNOWN_LABEL, "").split())
             spans = []
             if words:
                 peak = np.exp(row[:n].max(-1))
                 for word, (start, end) in frames:
-                    word = word.replace("⁇", "")
+                    word = word.replace(_UNKNOWN_LABEL, "")
                     if word:
                         end = max(end, start + 1)
                         spans.append(WordSpan(jamo_to_text(word), start, end, float(peak[start:end].mean())))
