@@ -6,6 +6,12 @@ speech toolkits do it. Distillation (`distributed.distill`) hears every crop thr
 fine-tuning (`TrainConfig.augment`) hears a share of its clips through it, each time a clip is
 drawn afresh: the words are unchanged, so the transcript still holds.
 
+    python -m data_utils.augment --manifest valid.csv --out DIR [--copies 3] [--seed 0]
+
+writes a degraded copy of a manifest (each clip `--copies` times, WAV files and DIR/manifest.csv):
+a validation set that hears rooms and microphones, for choices a clean one cannot see
+(`model.interpolate`). A clip that cannot be read is reported and left out.
+
 `Augmented` and `SeededBatches` put it into a `DataLoader` without losing resumability: a
 clip's degradation is seeded by (run seed, epoch, batch, clip), so a resumed run hears what an
 uninterrupted one would have, whichever loader worker draws it.
@@ -13,12 +19,18 @@ uninterrupted one would have, whichever loader worker draws it.
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import soxr
 import torch
 from scipy.signal import fftconvolve
 
-from data_utils.audio import SAMPLE_RATE
+from data_utils.audio import SAMPLE_RATE, load_audio, write_wav
+from data_utils.manifest import read_manifest, write_manifest
 
 
 def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -80,3 +92,39 @@ class SeededBatches(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return len(self.batches)
+
+
+def degrade_manifest(manifest, out: Path, copies: int = 3, seed: int = 0) -> Path:
+    """Each clip of `manifest` through `augment` `copies` times, seeded by (seed, row, copy)."""
+    frame = read_manifest(manifest)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, failed = [], 0
+    for row_number, row in enumerate(frame.to_dict("records")):
+        try:
+            audio = load_audio(row["path"])
+        except (OSError, ValueError) as error:
+            print(f"{row['path']}: left out: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        for copy in range(copies):
+            degraded = augment(audio, np.random.default_rng([seed, row_number, copy]))
+            path = out / f"{Path(row['path']).stem}-{copy}.wav"
+            write_wav(path, degraded)
+            rows.append({**row, "path": str(path), "duration": len(degraded) / SAMPLE_RATE})
+    if failed:
+        print(f"{failed} of {len(frame)} clips could not be read", file=sys.stderr)
+    return write_manifest(pd.DataFrame(rows, columns=frame.columns), out / "manifest.csv", relative_to=out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A degraded copy of a manifest (speed, room, band, noise).")
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(degrade_manifest(args.manifest, args.out, args.copies, args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from data_utils.audio import SAMPLE_RATE
+from data_utils.audio import SAMPLE_RATE, load_audio
 from data_utils.augment import Augmented, augment
 from data_utils.batching import DynamicBatchSampler, load_dataset, make_loader
 from data_utils.labels import LabelSet
@@ -52,3 +52,22 @@ def test_an_augmenting_loader_degrades_training_clips_and_replays_a_resumed_epoc
     sampler.set_epoch(1, start_batch=2)  # a run resumed mid-epoch hears what it would have heard
     for again, first in zip(degraded, batches[2:], strict=True):
         assert np.array_equal(again["input_values"], first["input_values"])
+
+
+def test_a_degraded_copy_of_a_manifest_is_reproducible_and_leaves_out_what_it_cannot_read(synth_corpus, tmp_path, capsys):
+    from data_utils.augment import main
+
+    frame = read_manifest(synth_corpus / "heldout.csv")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio at all")
+    manifest = tmp_path / "valid.csv"
+    frame.loc[len(frame)] = {**frame.iloc[0].to_dict(), "path": str(broken)}
+    frame.to_csv(manifest, index=False)
+    for out in ("a", "b"):
+        main(["--manifest", str(manifest), "--out", str(tmp_path / out), "--copies", "2", "--seed", "5"])
+    assert "broken.wav: left out" in capsys.readouterr().err
+    a, b = read_manifest(tmp_path / "a" / "manifest.csv"), read_manifest(tmp_path / "b" / "manifest.csv")
+    assert len(a) == 2 * (len(frame) - 1) and list(a["text"][::2]) == list(frame["text"][:-1])
+    assert not any(p.startswith("/") for p in read_manifest(tmp_path / "a" / "manifest.csv", resolve_paths=False)["path"])
+    first, again = (load_audio(p) for p in (a["path"][0], b["path"][0]))
+    assert np.array_equal(first, again) and not np.array_equal(load_audio(a["path"][0]), load_audio(a["path"][1]))
