@@ -174,7 +174,7 @@ def main(argv=None) -> int:
         return 2
     codec = JamoCodec()
     gate = not (args.train or args.eval)
-    train, heldout = probe_sets() if gate or not (args.train and args.eval) else ([], [])
+    train, heldout = ([], []) if args.train and args.eval else probe_sets()  # the gate's sets fill what is not given
     if args.train:
         train = manifest_clips(args.train)
     eval_sets = {m: manifest_clips(m) for m in args.eval} or {"deeply-read-speech (every third clip)": heldout}

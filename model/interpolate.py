@@ -48,11 +48,10 @@ def base_encoder_weights(base, model: MultiTaskWav2Vec2) -> dict[str, torch.Tens
     """The pretrained encoder's weights under the names of `model`'s encoder; refuses a base of
     another architecture or shape, naming what differs."""
     pretrained, _ = MultiTaskWav2Vec2.from_encoder(base, model.config, model.labels)
-    weights = encoder_weights(pretrained)
-    ours = encoder_weights(model)
     if pretrained.is_whisper != model.is_whisper:
         raise ValueError(f"{base}: a {'whisper' if pretrained.is_whisper else 'wav2vec2'} encoder, but the model's "
                          f"is {'whisper' if model.is_whisper else 'wav2vec2'}")
+    weights, ours = encoder_weights(pretrained), encoder_weights(model)
     missing = sorted(set(ours) - set(weights))
     shapes = sorted(k for k in set(ours) & set(weights) if ours[k].shape != weights[k].shape)
     if missing or shapes:
