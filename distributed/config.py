@@ -61,6 +61,9 @@ class TrainConfig:
     lr_encoder: float = 1e-3
     lr_heads: float = 1e-3
     weight_decay: float = 0.0
+    # L2-SP (Li et al., 2018): anchor_weight / 2 * ||encoder - its starting weights||^2 joins the
+    # loss, so fine-tuning on little data keeps what the pretrained encoder knew
+    anchor_weight: float = 0.0
     warmup_steps: int = 300
     final_lr_fraction: float = 0.05
     max_steps: int | None = None

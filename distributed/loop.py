@@ -60,6 +60,20 @@ def build_model(config: TrainConfig, labels: LabelSet, codec: JamoCodec) -> tupl
     return MultiTaskWav2Vec2(encoder, multitask, labels.classes), None
 
 
+class StartingPointAnchor:
+    """L2-SP: a pull of the given parameters toward the values they had when it was made. Made
+    before a resume restores the checkpoint, it holds the pretrained weights in a resumed run too."""
+
+    def __init__(self, params: list[torch.nn.Parameter], weight: float):
+        self.params, self.weight = params, weight
+        self.start = [p.detach().clone() for p in params]
+
+    def penalty(self) -> torch.Tensor:
+        if self.start[0].device != self.params[0].device:  # the session has moved the model: once
+            self.start = [s.to(p) for p, s in zip(self.params, self.start)]
+        return 0.5 * self.weight * sum(((p - s) ** 2).sum() for p, s in zip(self.params, self.start))
+
+
 def build_schedule(optimizer, config: TrainConfig, total_steps: int):
     """Linear warm-up, then linear decay to `final_lr_fraction` at `total_steps`."""
     from torch.optim.lr_scheduler import LinearLR, SequentialLR
@@ -180,6 +194,7 @@ def train_func(config_dict: dict) -> None:
     if config.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     encoder_params, head_params = model.parameter_groups()
+    anchor = StartingPointAnchor(encoder_params, config.anchor_weight) if config.anchor_weight > 0 else None
     optimizer = torch.optim.Adam([{"params": encoder_params, "lr": config.lr_encoder},
                                   {"params": head_params, "lr": config.lr_heads}], weight_decay=config.weight_decay)
     scheduler = build_schedule(optimizer, config, total_steps)
@@ -265,6 +280,10 @@ def train_func(config_dict: dict) -> None:
             with sync:
                 with autocast_context(config, device):
                     out = model(batch["input_values"], batch["attention_mask"], batch["labels"], head_labels)
+                if anchor is not None:
+                    penalty = anchor.penalty()
+                    out.loss = out.loss + penalty
+                    out.losses = {**(out.losses or {}), "anchor": penalty.item()}
                 out.loss = faults.poison(out.loss, progress["batch_in_epoch"])
                 bad = any_rank(not torch.isfinite(out.loss).item(), device)
                 if bad:  # skip the batch on every rank, keep the weights

@@ -128,3 +128,30 @@ def test_training_takes_the_prepared_labels_beside_its_manifest_and_a_resumed_ru
     done = run_training(prepared / "train.csv", output, "--no-ray", "--max-steps", "2", config=options)
     assert "(this run's, resumed)" in done.stderr
     assert MultiTaskWav2Vec2.from_pretrained(output / "checkpoints" / "checkpoint_0000002").labels == classes
+
+
+def test_the_anchor_pulls_the_encoder_toward_its_pretrained_weights_even_across_a_resume(tmp_path, synth_corpus, model_dir):
+    options = {"checkpoint_every": 3, "eval_every": 100, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
+               "lr_encoder": 3e-3}
+    anchored = {**options, "anchor_weight": 100.0}
+    pretrained = ("--pretrained", str(model_dir), "--no-ray", "--max-steps", "6")
+    free, straight, stopped = tmp_path / "free", tmp_path / "straight", tmp_path / "stopped"
+    train(synth_corpus, free, *pretrained, config=options)
+    train(synth_corpus, straight, *pretrained, config=anchored)
+    killed = {"fail_at_step": 3}
+    train(synth_corpus, stopped, *pretrained, config=anchored, faults=killed, expect_failure=True)
+    train(synth_corpus, stopped, *pretrained, config=anchored, faults=killed)
+
+    def drift(output):
+        start = MultiTaskWav2Vec2.from_pretrained(model_dir).encoder.state_dict()
+        end = MultiTaskWav2Vec2.from_pretrained(output / "checkpoints" / "checkpoint_0000006").encoder.state_dict()
+        return sum(float(((end[k] - start[k]) ** 2).sum()) for k in start if start[k].is_floating_point())
+
+    assert drift(straight) < 0.5 * drift(free)
+    # The pull is measured from the pretrained weights after a resume too, not from the checkpoint's.
+    anchor_losses = {r["step"]: r["loss_anchor"] for r in records(straight) if "loss_anchor" in r}
+    resumed = {r["step"]: r["loss_anchor"] for r in records(stopped) if "loss_anchor" in r}
+    assert anchor_losses.keys() == resumed.keys() == set(range(1, 7)) and anchor_losses[6] > 0
+    for step, loss in anchor_losses.items():
+        assert resumed[step] == pytest.approx(loss, rel=1e-4), step
+    assert not any("loss_anchor" in r for r in records(free))
