@@ -77,6 +77,10 @@ class TrainConfig:
     amp: str = "no"  # bf16 | fp16 | no
     fp16_init_scale: float = 2.0**16  # GradScaler's first loss scale (fp16 only)
     freeze_feature_encoder: bool = False
+    # Partial fine-tuning: the front end and the lowest N transformer blocks keep their starting
+    # weights. Measured on the whisper encoder (bench/RESULTS.md, step 9): lower blocks moved back
+    # toward whisper-base read unseen rooms and voices better, upper ones carry the Korean.
+    freeze_blocks: int = 0
     gradient_checkpointing: bool = False
     seed: int = 0
     # infrastructure

@@ -191,6 +191,8 @@ def train_func(config_dict: dict) -> None:
         print(f"loaded encoder from {config.pretrained}: {json.dumps(load_report)}", file=sys.stderr)
     if config.freeze_feature_encoder:
         model.freeze_feature_encoder()
+    if config.freeze_blocks:
+        model.freeze_lower_blocks(config.freeze_blocks)
     if config.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     encoder_params, head_params = model.parameter_groups()

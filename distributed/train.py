@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--augment", type=float, metavar="SHARE",
                         help="share of training clips heard degraded: speed, room, telephone band, noise (data_utils.augment)")
+    parser.add_argument("--freeze-blocks", type=int, metavar="N",
+                        help="partial fine-tuning: the front end and the lowest N transformer blocks stay as they start")
     parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--no-ray", action="store_true", help="run the per-worker loop in this process")
     args = parser.parse_args(argv)

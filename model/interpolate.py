@@ -1,7 +1,7 @@
 """A fine-tuned encoder moved part of the way back to its pretrained weights (WiSE-FT).
 
     python -m model.interpolate --model DIR --base DIR --out DIR --alpha 0.9
-    python -m model.interpolate --model DIR --base DIR --out DIR --alphas 1 0.9 0.8 0.7 \
+    python -m model.interpolate --model DIR --base DIR --out DIR --alphas 1 0.9 0.8 0.5@3 \
                                 --valid valid.csv valid-degraded.csv
 
 Fine-tuning on a few hours of speech buys accuracy on voices like the training ones and costs
@@ -11,6 +11,11 @@ fine-tuning of zero-shot models", 2022). Only the encoder is interpolated, as
 `alpha * fine-tuned + (1 - alpha) * pretrained`; the CTC head and the speaker heads are the
 fine-tuned model's. `--base` is the encoder the model was fine-tuned from, loaded as training
 loads it (`model.whisper_init --as whisper` output, or any Wav2Vec2 checkpoint).
+
+An alpha `A@K` is layer-wise: the front end and the lowest K transformer blocks move to
+`A * fine-tuned + (1 - A) * pretrained`, the blocks above and the final norm stay fine-tuned.
+Measured on the whisper encoder (bench/RESULTS.md, step 9), the lower blocks carry most of what
+fine-tuning costs in robustness and the upper ones most of what it gains.
 
 With `--alphas` and `--valid`, each alpha is scored (greedy CER without spaces, as
 `model.predict` decodes) on every validation manifest, and the alpha with the lowest mean is
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +67,64 @@ def base_encoder_weights(base, model: MultiTaskWav2Vec2) -> dict[str, torch.Tens
     return {k: weights[k] for k in ours}
 
 
+@dataclass(frozen=True)
+class Alpha:
+    """The fine-tuned weights' share: `value` for the front end and the lowest `blocks` blocks
+    (every block when None), 1 above them."""
+
+    value: float
+    blocks: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Alpha:
+        match = re.fullmatch(r"([0-9.]+)(?:@(\d+))?", text.strip())
+        if not match:
+            raise ValueError(f"alpha {text!r}: a number in [0, 1], or A@K for the lowest K blocks")
+        alpha = cls(float(match.group(1)), int(match.group(2)) if match.group(2) else None)
+        if not 0.0 <= alpha.value <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], not {alpha.value}")
+        return alpha
+
+    def __str__(self) -> str:
+        return f"{self.value:g}" if self.blocks is None else f"{self.value:g}@{self.blocks}"
+
+    def by_depth(self, blocks: int) -> list[float]:
+        """The share at each depth: front end, blocks 1..N, final norm."""
+        if self.blocks is None:
+            return [self.value] * (blocks + 2)
+        if self.blocks > blocks:
+            raise ValueError(f"alpha {self}: the encoder has {blocks} blocks")
+        return [self.value] * (self.blocks + 1) + [1.0] * (blocks - self.blocks + 1)
+
+
+def alpha_argument(text: str) -> Alpha:
+    try:
+        return Alpha.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def depth(name: str, blocks: int, norm_after_blocks: bool = True) -> int:
+    """An encoder parameter's depth: 0 the front end (convolutions, positions, projection),
+    1..N a transformer block, N + 1 the final norm (whisper's and a pre-LN Wav2Vec2's
+    `encoder.layer_norm`; a post-LN Wav2Vec2 applies it before the blocks)."""
+    if match := re.search(r"(?:^|\.)layers\.(\d+)\.", name):
+        return int(match.group(1)) + 1
+    return blocks + 1 if norm_after_blocks and name.startswith("encoder.layer_norm.") else 0
+
+
 @torch.no_grad()
 def interpolate(model: MultiTaskWav2Vec2, fine_tuned: dict[str, torch.Tensor], base: dict[str, torch.Tensor],
-                alpha: float) -> MultiTaskWav2Vec2:
-    """Set `model`'s encoder to alpha * fine_tuned + (1 - alpha) * base, in place."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], not {alpha}")
+                alpha: Alpha | float) -> MultiTaskWav2Vec2:
+    """Set `model`'s encoder to alpha * fine_tuned + (1 - alpha) * base, in place (per depth for
+    a layer-wise alpha)."""
+    alpha = alpha if isinstance(alpha, Alpha) else Alpha.parse(str(alpha))
+    blocks = len(model.blocks)
+    shares = alpha.by_depth(blocks)
+    norm_after_blocks = model.is_whisper or model.encoder_config.do_stable_layer_norm
     parameters = dict(model.encoder.named_parameters())
     for name, tuned in fine_tuned.items():
-        parameters[name].copy_(torch.lerp(base[name], tuned, alpha))
+        parameters[name].copy_(torch.lerp(base[name], tuned, shares[depth(name, blocks, norm_after_blocks)]))
     return model
 
 
@@ -94,8 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base", required=True, help="the encoder it was fine-tuned from (directory or Hub id)")
     parser.add_argument("--out", type=Path, required=True)
     choice = parser.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--alpha", type=float, help="the fine-tuned weights' share")
-    choice.add_argument("--alphas", type=float, nargs="+", help="candidates, scored on --valid")
+    choice.add_argument("--alpha", type=alpha_argument, help="the fine-tuned weights' share (A, or A@K for the front end "
+                                                           "and lowest K blocks alone)")
+    choice.add_argument("--alphas", type=alpha_argument, nargs="+", help="candidates, scored on --valid")
     parser.add_argument("--valid", nargs="+", default=[], help="validation manifests (never a test set)")
     parser.add_argument("--as", dest="dtype", choices=["float32", "float16"], default="float32",
                         help="storage precision of the weights written")
@@ -114,16 +171,19 @@ def main(argv: list[str] | None = None) -> None:
         clips = load_validation(args.valid)
         for candidate in args.alphas:
             rates = validation_cer(interpolate(model, fine_tuned, base, candidate), codec, clips)
-            record["scores"].append({"alpha": candidate, "cer_nospace": [round(r, 4) for r in rates],
+            record["scores"].append({"alpha": str(candidate), "cer_nospace": [round(r, 4) for r in rates],
                                      "mean": round(float(np.mean(rates)), 4)})
-            print(f"alpha={candidate:<5} " + "  ".join(f"{Path(m).name} {r:.4f}" for m, r in zip(args.valid, rates))
+            print(f"alpha={str(candidate):<7} " + "  ".join(f"{Path(m).name} {r:.4f}" for m, r in zip(args.valid, rates))
                   + f"  mean {np.mean(rates):.4f}", flush=True)
-        alpha = min(record["scores"], key=lambda s: (s["mean"], -s["alpha"]))["alpha"]
-    record["alpha"] = alpha
+        # ties go to the candidate that keeps more of the fine-tuned weights
+        means = {str(a): s["mean"] for a, s in zip(args.alphas, record["scores"])}
+        alpha = min(args.alphas, key=lambda a: (means[str(a)], -float(np.mean(a.by_depth(len(model.blocks))))))
+    record["alpha"] = str(alpha)
+    record["alpha_by_depth"] = alpha.by_depth(len(model.blocks))
     interpolate(model, fine_tuned, base, alpha)
     model.save_pretrained(args.out, codec, dtype=torch.float16 if args.dtype == "float16" else None)
     (args.out / RECORD_NAME).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    print(json.dumps({"alpha": alpha, "out": str(args.out)}))
+    print(json.dumps({"alpha": str(alpha), "out": str(args.out)}))
 
 
 if __name__ == "__main__":

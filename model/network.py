@@ -153,6 +153,24 @@ class MultiTaskWav2Vec2(nn.Module):
     def freeze_feature_encoder(self) -> None:
         self.asr.freeze_feature_encoder()
 
+    @property
+    def blocks(self) -> nn.ModuleList:
+        """The encoder's transformer blocks, lowest first."""
+        return self.asr.whisper.encoder.layers if self.is_whisper else self.asr.wav2vec2.encoder.layers
+
+    def freeze_lower_blocks(self, count: int) -> None:
+        """Partial fine-tuning: the front end (and Wav2Vec2's projection and positional
+        convolution) and the lowest `count` blocks keep their weights; no gradient flows below
+        the first trained block, so a step costs less too."""
+        if not 0 <= count <= len(self.blocks):
+            raise ValueError(f"freeze_blocks must lie in 0..{len(self.blocks)} (the encoder's blocks), not {count}")
+        self.freeze_feature_encoder()
+        if not self.is_whisper:
+            self.asr.wav2vec2.feature_projection.requires_grad_(False)
+            self.asr.wav2vec2.encoder.pos_conv_embed.requires_grad_(False)
+        for block in self.blocks[:count]:
+            block.requires_grad_(False)
+
     def enable_gradient_checkpointing(self) -> None:
         self.asr.activation_checkpointing_enable()
 

@@ -23,14 +23,21 @@ def fine_tuned_from(init, out):
     return model
 
 
-def test_the_encoder_moves_alpha_of_the_way_and_the_heads_stay_tuned(tmp_path):
+def interpolated(tmp_path, alpha: str):
+    """A tiny whisper model (two blocks), fine-tuned, then interpolated at `alpha` into
+    tmp_path/out: (its init, the tuned model, the output model, and the encoder parameters of
+    the output, the pretrained and the tuned model)."""
     init = tiny_whisper_init(tmp_path)
     tuned = fine_tuned_from(init, tmp_path / "tuned")
     base, _ = MultiTaskWav2Vec2.from_encoder(init, MultiTaskConfig(), LABELS)
     interpolate.main(["--model", str(tmp_path / "tuned"), "--base", str(init), "--out", str(tmp_path / "out"),
-                      "--alpha", "0.25"])
+                      "--alpha", alpha])
     out = MultiTaskWav2Vec2.from_pretrained(tmp_path / "out")
-    ours, theirs, tuned_encoder = (dict(m.encoder.named_parameters()) for m in (out, base, tuned))
+    return (init, tuned, out, *(dict(m.encoder.named_parameters()) for m in (out, base, tuned)))
+
+
+def test_the_encoder_moves_alpha_of_the_way_and_the_heads_stay_tuned(tmp_path):
+    _, tuned, out, ours, theirs, tuned_encoder = interpolated(tmp_path, "0.25")
     moved = [k for k in ours if not torch.equal(theirs[k], tuned_encoder[k])]
     assert len(moved) > 10
     for name in moved:
@@ -38,7 +45,29 @@ def test_the_encoder_moves_alpha_of_the_way_and_the_heads_stay_tuned(tmp_path):
     assert torch.equal(out.asr.lm_head.weight, tuned.asr.lm_head.weight)
     for key, value in tuned.multitask.state_dict().items():
         assert torch.equal(out.multitask.state_dict()[key], value), key
-    assert json.loads((tmp_path / "out" / interpolate.RECORD_NAME).read_text())["alpha"] == 0.25
+    assert json.loads((tmp_path / "out" / interpolate.RECORD_NAME).read_text())["alpha"] == "0.25"
+
+
+def test_a_layer_wise_alpha_moves_the_front_end_and_the_lower_blocks_alone(tmp_path):
+    init, _, _, ours, theirs, tuned_encoder = interpolated(tmp_path, "0.25@1")
+    expected_share = {0: 0.25, 1: 0.25, 2: 1.0, 3: 1.0}  # front end, block 1, block 2, final norm
+    seen = set()
+    for name in ours:
+        if torch.equal(theirs[name], tuned_encoder[name]):
+            continue
+        share = expected_share[interpolate.depth(name, 2)]
+        seen.add(interpolate.depth(name, 2))
+        assert torch.allclose(ours[name], share * tuned_encoder[name] + (1 - share) * theirs[name], atol=1e-6), name
+    assert seen == {0, 1, 2, 3}
+    record = json.loads((tmp_path / "out" / interpolate.RECORD_NAME).read_text())
+    assert record["alpha"] == "0.25@1" and record["alpha_by_depth"] == [0.25, 0.25, 1.0, 1.0]
+    with pytest.raises(ValueError, match="the encoder has 2 blocks"):
+        interpolate.main(["--model", str(tmp_path / "tuned"), "--base", str(init), "--out", str(tmp_path / "o"),
+                          "--alpha", "0.5@3"])
+    for bad in ("1.5", "half", "0.5@"):
+        with pytest.raises(SystemExit):
+            interpolate.main(["--model", str(tmp_path / "tuned"), "--base", str(init), "--out", str(tmp_path / "o"),
+                              "--alpha", bad])
 
 
 def test_the_alpha_with_the_lowest_mean_validation_cer_is_written(tmp_path, synth_corpus, monkeypatch):
@@ -65,7 +94,7 @@ def test_the_alpha_with_the_lowest_mean_validation_cer_is_written(tmp_path, synt
     interpolate.main(["--model", str(tmp_path / "tuned"), "--base", str(init), "--out", str(tmp_path / "out"),
                       "--alphas", "1", "0.8", "0.5", "--valid", valid, valid])
     record = json.loads((tmp_path / "out" / interpolate.RECORD_NAME).read_text())
-    assert seen == [1.0, 0.8, 0.5] and record["alpha"] == 0.8
+    assert seen == [1.0, 0.8, 0.5] and record["alpha"] == "0.8"
     assert [s["mean"] for s in record["scores"]] == [0.4, 0.34, 0.4]
     out = MultiTaskWav2Vec2.from_pretrained(tmp_path / "out")
     assert torch.allclose(out.encoder.encoder.layer_norm.weight[0], base_norm + 0.8 * step, atol=1e-6)
@@ -89,3 +118,19 @@ def test_a_base_of_another_shape_is_refused_by_name(tmp_path):
     with pytest.raises(SystemExit):
         interpolate.main(["--model", str(tmp_path / "tuned"), "--base", str(init), "--out", str(tmp_path / "o"),
                           "--alphas", "1", "0.5"])  # candidates with nothing to choose them by
+
+
+@pytest.mark.parametrize("stable", [True, False])
+def test_a_wav2vec2_encoders_parameters_have_the_depths_a_layer_wise_alpha_reads(stable):
+    from model.codec import JamoCodec
+    from model.config import encoder_config
+
+    config = encoder_config("tiny", len(JamoCodec()), do_stable_layer_norm=stable)
+    model = MultiTaskWav2Vec2(config, MultiTaskConfig(), LABELS)
+    depths = {name: interpolate.depth(name, 2, model.is_whisper or config.do_stable_layer_norm)
+              for name, _ in model.encoder.named_parameters()}
+    front = ("feature_extractor.", "feature_projection.", "encoder.pos_conv_embed.", "masked_spec_embed")
+    assert all(depths[n] == 0 for n in depths if n.startswith(front))
+    assert {depths[n] for n in depths if n.startswith("encoder.layers.0.")} == {1}
+    assert {depths[n] for n in depths if n.startswith("encoder.layers.1.")} == {2}
+    assert {depths[n] for n in depths if n.startswith("encoder.layer_norm.")} == ({3} if stable else {0})

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from model.network import MultiTaskWav2Vec2
 from tests.training_runs import records, run_training
@@ -155,3 +156,18 @@ def test_the_anchor_pulls_the_encoder_toward_its_pretrained_weights_even_across_
     for step, loss in anchor_losses.items():
         assert resumed[step] == pytest.approx(loss, rel=1e-4), step
     assert not any("loss_anchor" in r for r in records(free))
+
+
+def test_frozen_blocks_keep_their_weights_and_the_blocks_above_train(tmp_path, synth_corpus, model_dir):
+    options = {"checkpoint_every": 2, "eval_every": 100, "log_every": 1, "batch_seconds": 8.0, "loader_workers": 0,
+               "lr_encoder": 3e-3}
+    output = tmp_path / "run"
+    train(synth_corpus, output, "--pretrained", str(model_dir), "--no-ray", "--max-steps", "2", "--freeze-blocks", "1",
+          config=options)
+    start = MultiTaskWav2Vec2.from_pretrained(model_dir).encoder.state_dict()
+    end = MultiTaskWav2Vec2.from_pretrained(output / "checkpoints" / "checkpoint_0000002").encoder.state_dict()
+    moved = {k for k in start if start[k].is_floating_point() and not torch.equal(start[k], end[k])}
+    frozen = ("feature_extractor.", "feature_projection.", "encoder.pos_conv_embed.", "encoder.layers.0.")
+    assert moved and not {k for k in moved if k.startswith(frozen)}
+    assert {k for k in moved if k.startswith("encoder.layers.1.")}
+    assert json.loads((output / "train_config.json").read_text())["freeze_blocks"] == 1

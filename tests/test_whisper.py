@@ -192,6 +192,24 @@ def test_the_whisper_encoder_is_whisper_as_it_runs_behind_a_ctc_head(tmp_path):
     assert output.ctc_logits.shape == (2, 50, len(JamoCodec())) and set(output.head_logits) == set(LABELS)
 
 
+def test_partial_fine_tuning_freezes_the_front_end_and_the_lower_blocks_of_the_whisper_encoder(tmp_path):
+    from model.network import MultiTaskWav2Vec2
+
+    model, _ = MultiTaskWav2Vec2.from_encoder(tiny_whisper_init(tmp_path), MultiTaskConfig(), LABELS)
+    model.freeze_lower_blocks(1)
+    encoder, heads = model.parameter_groups()
+    trained = {id(p) for p in [*encoder, *heads]}
+    whisper = model.asr.whisper.encoder
+    frozen = [*whisper.conv1.parameters(), *whisper.conv2.parameters(), *whisper.layers[0].parameters()]
+    assert not trained & {id(p) for p in frozen}
+    assert {id(p) for p in whisper.layers[1].parameters()} <= trained and heads
+    model.train()
+    model(torch.randn(2, 16000), labels=torch.tensor([[5, 6], [7, 8]])).loss.backward()
+    assert all(p.grad is None for p in frozen) and whisper.layers[1].fc1.weight.grad is not None
+    with pytest.raises(ValueError, match=r"freeze_blocks must lie in 0\.\.2"):
+        model.freeze_lower_blocks(3)
+
+
 def test_a_fine_tuned_whisper_encoder_saves_reloads_and_transcribes(tmp_path):
     from model.network import MultiTaskWav2Vec2
     from model.predict import Predictor
