@@ -104,27 +104,16 @@ def alpha_argument(text: str) -> Alpha:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def depth(name: str, blocks: int, norm_after_blocks: bool = True) -> int:
-    """An encoder parameter's depth: 0 the front end (convolutions, positions, projection),
-    1..N a transformer block, N + 1 the final norm (whisper's and a pre-LN Wav2Vec2's
-    `encoder.layer_norm`; a post-LN Wav2Vec2 applies it before the blocks)."""
-    if match := re.search(r"(?:^|\.)layers\.(\d+)\.", name):
-        return int(match.group(1)) + 1
-    return blocks + 1 if norm_after_blocks and name.startswith("encoder.layer_norm.") else 0
-
-
 @torch.no_grad()
 def interpolate(model: MultiTaskWav2Vec2, fine_tuned: dict[str, torch.Tensor], base: dict[str, torch.Tensor],
-                alpha: Alpha | float) -> MultiTaskWav2Vec2:
+                alpha: Alpha) -> MultiTaskWav2Vec2:
     """Set `model`'s encoder to alpha * fine_tuned + (1 - alpha) * base, in place (per depth for
     a layer-wise alpha)."""
-    alpha = alpha if isinstance(alpha, Alpha) else Alpha.parse(str(alpha))
-    blocks = len(model.blocks)
-    shares = alpha.by_depth(blocks)
-    norm_after_blocks = model.is_whisper or model.encoder_config.do_stable_layer_norm
+    shares = alpha.by_depth(len(model.blocks))
+    depths = model.encoder_depths()
     parameters = dict(model.encoder.named_parameters())
     for name, tuned in fine_tuned.items():
-        parameters[name].copy_(torch.lerp(base[name], tuned, shares[depth(name, blocks, norm_after_blocks)]))
+        parameters[name].copy_(torch.lerp(base[name], tuned, shares[depths[name]]))
     return model
 
 
@@ -176,8 +165,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"alpha={str(candidate):<7} " + "  ".join(f"{Path(m).name} {r:.4f}" for m, r in zip(args.valid, rates))
                   + f"  mean {np.mean(rates):.4f}", flush=True)
         # ties go to the candidate that keeps more of the fine-tuned weights
-        means = {str(a): s["mean"] for a, s in zip(args.alphas, record["scores"])}
-        alpha = min(args.alphas, key=lambda a: (means[str(a)], -float(np.mean(a.by_depth(len(model.blocks))))))
+        alpha, _ = min(zip(args.alphas, record["scores"]),
+                       key=lambda pair: (pair[1]["mean"], -np.mean(pair[0].by_depth(len(model.blocks)))))
     record["alpha"] = str(alpha)
     record["alpha_by_depth"] = alpha.by_depth(len(model.blocks))
     interpolate(model, fine_tuned, base, alpha)

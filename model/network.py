@@ -158,6 +158,17 @@ class MultiTaskWav2Vec2(nn.Module):
         """The encoder's transformer blocks, lowest first."""
         return self.asr.whisper.encoder.layers if self.is_whisper else self.asr.wav2vec2.encoder.layers
 
+    def encoder_depths(self) -> dict[str, int]:
+        """Each encoder parameter's depth, by the module it belongs to: N + 1 the final norm (whisper's,
+        and a pre-LN Wav2Vec2's; a post-LN one normalises before the blocks), 1..N a transformer
+        block, 0 the front end (convolutions, positions, projection)."""
+        encoder = self.asr.whisper.encoder if self.is_whisper else self.asr.wav2vec2.encoder
+        final_norm = encoder.layer_norm if self.is_whisper or self.encoder_config.do_stable_layer_norm else None
+        depth_of = {id(p): len(self.blocks) + 1 for p in (final_norm.parameters() if final_norm else ())}
+        for index, block in enumerate(self.blocks, start=1):
+            depth_of.update({id(p): index for p in block.parameters()})
+        return {name: depth_of.get(id(p), 0) for name, p in self.encoder.named_parameters()}
+
     def freeze_lower_blocks(self, count: int) -> None:
         """Partial fine-tuning: the front end (and Wav2Vec2's projection and positional
         convolution) and the lowest `count` blocks keep their weights; no gradient flows below

@@ -49,14 +49,15 @@ def test_the_encoder_moves_alpha_of_the_way_and_the_heads_stay_tuned(tmp_path):
 
 
 def test_a_layer_wise_alpha_moves_the_front_end_and_the_lower_blocks_alone(tmp_path):
-    init, _, _, ours, theirs, tuned_encoder = interpolated(tmp_path, "0.25@1")
+    init, _, out, ours, theirs, tuned_encoder = interpolated(tmp_path, "0.25@1")
     expected_share = {0: 0.25, 1: 0.25, 2: 1.0, 3: 1.0}  # front end, block 1, block 2, final norm
+    depths = out.encoder_depths()
     seen = set()
     for name in ours:
         if torch.equal(theirs[name], tuned_encoder[name]):
             continue
-        share = expected_share[interpolate.depth(name, 2)]
-        seen.add(interpolate.depth(name, 2))
+        share = expected_share[depths[name]]
+        seen.add(depths[name])
         assert torch.allclose(ours[name], share * tuned_encoder[name] + (1 - share) * theirs[name], atol=1e-6), name
     assert seen == {0, 1, 2, 3}
     record = json.loads((tmp_path / "out" / interpolate.RECORD_NAME).read_text())
@@ -127,8 +128,7 @@ def test_a_wav2vec2_encoders_parameters_have_the_depths_a_layer_wise_alpha_reads
 
     config = encoder_config("tiny", len(JamoCodec()), do_stable_layer_norm=stable)
     model = MultiTaskWav2Vec2(config, MultiTaskConfig(), LABELS)
-    depths = {name: interpolate.depth(name, 2, model.is_whisper or config.do_stable_layer_norm)
-              for name, _ in model.encoder.named_parameters()}
+    depths = model.encoder_depths()
     front = ("feature_extractor.", "feature_projection.", "encoder.pos_conv_embed.", "masked_spec_embed")
     assert all(depths[n] == 0 for n in depths if n.startswith(front))
     assert {depths[n] for n in depths if n.startswith("encoder.layers.0.")} == {1}
