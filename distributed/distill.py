@@ -11,9 +11,20 @@ the layer-normalised states plus -log sigmoid(cosine). Both hear the same augmen
 0.9-1.1, gain, noise at 5-30 dB SNR, synthetic reverberation, 8 kHz bandwidth), so the student
 learns whisper's view of degraded audio too.
 
+`--stage front-end` comes first for a fresh student: only its raw-waveform front end and
+projection train, to produce whisper's conv output before the positions, and so that whisper's
+own frozen blocks, reading those features with whisper's absolute positions, produce whisper's
+hidden states (the same loss on the features and after every block). The conv output alone is
+not enough: a front end that matched it at cosine 0.92 on held-out speech left whisper's last
+state at cosine 0.33, the blocks being sensitive to what a per-channel loss weighs little. A
+student whose front end speaks whisper's features leaves the whole-model stage (`--stage
+blocks`, the default) to what the issue's probe measured: blocks that learn to do without
+absolute positions.
+
 The student's frame t sees samples [320 t, 320 t + receptive field), centred half a receptive
-field later than whisper's frame t (centred on sample 320 t); the teacher is shifted by the
-whole frames that make up, so both describe the same moment.
+field later than whisper's frame t (centred on sample 320 t). The teacher hears the crop less
+its first (half a receptive field mod 320) samples and is read that many whole frames later, so
+both describe the same moment to the sample.
 
 Checkpoints (`OUTPUT/checkpoint/`, written atomically every `--save-every-min`) hold the
 student, the optimizer and the step; running the same command again resumes, so a long
@@ -34,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import Wav2Vec2ForCTC
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
 from data_utils.augment import augment
@@ -88,21 +100,54 @@ class CropSampler:
 
 # --- the objective -----------------------------------------------------------------------------
 
-def teacher_shift(student_config) -> int:
-    """Whole frames between a student frame's centre and the teacher frame of the same index."""
-    return round(receptive_field(student_config) / 2 / SAMPLES_PER_FRAME)
+def teacher_alignment(student_config) -> tuple[int, int]:
+    """(frames, samples): the teacher, hearing the audio less its first `samples`, describes
+    the moment of the student's frame t in its frame t + `frames`."""
+    return divmod(receptive_field(student_config) // 2, SAMPLES_PER_FRAME)
 
 
-def layer_losses(student: tuple[torch.Tensor, ...], teacher: tuple[torch.Tensor, ...], shift: int) -> list[torch.Tensor]:
-    """Per block (1..N): mean L1 of layer-normalised states - mean log sigmoid(cosine)."""
-    losses = []
-    for s, t in zip(student[1:], teacher[1:]):
-        t = t[:, shift:]
-        frames = min(s.shape[1], t.shape[1])
-        s, t = s[:, :frames].float(), t[:, :frames].float()
-        l1 = (F.layer_norm(s, s.shape[-1:]) - F.layer_norm(t, t.shape[-1:])).abs().mean()
-        losses.append(l1 - F.logsigmoid(F.cosine_similarity(s, t, dim=-1)).mean())
-    return losses
+def state_loss(s: torch.Tensor, t: torch.Tensor, shift: int) -> torch.Tensor:
+    """DistilHuBERT's loss for one layer: mean L1 of the layer-normalised states - mean log
+    sigmoid(cosine), the teacher read `shift` frames later."""
+    t = t[:, shift:]
+    frames = min(s.shape[1], t.shape[1])
+    s, t = s[:, :frames].float(), t[:, :frames].float()
+    l1 = (F.layer_norm(s, s.shape[-1:]) - F.layer_norm(t, t.shape[-1:])).abs().mean()
+    return l1 - F.logsigmoid(F.cosine_similarity(s, t, dim=-1)).mean()
+
+
+def student_front_end(wav2vec2, inputs: torch.Tensor) -> torch.Tensor:
+    """The student's projected conv features, (batch, frames, width): what stands in for
+    whisper's conv output (the positional convolution comes after)."""
+    features = wav2vec2.feature_extractor(inputs).transpose(1, 2)
+    return wav2vec2.feature_projection(features)[0]
+
+
+def front_end_states(teacher: WhisperAudioEncoder, student, inputs: torch.Tensor, heard: torch.Tensor,
+                     shift: int) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """(student, teacher) states for the front-end stage: the student's features and whisper's
+    conv output, then whisper's frozen blocks reading each (with whisper's positions for the
+    frames the student's stand for)."""
+    positions = teacher.encoder.embed_positions.weight
+    with torch.no_grad():
+        conv = teacher.convolutions(heard, torch.full((len(heard),), heard.shape[1]))
+        target = teacher.blocks(conv + positions[: conv.shape[1]])
+    features = student_front_end(student.wav2vec2, inputs)
+    features = features[:, :conv.shape[1] - shift]
+    hybrid = teacher.blocks(features + positions[shift:shift + features.shape[1]])
+    return (features, *hybrid[1:]), (conv, *target[1:])
+
+
+def whole_states(teacher: WhisperAudioEncoder, student, inputs: torch.Tensor, heard: torch.Tensor,
+                 shift: int) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """(student, teacher) states for the blocks stage: after every block, the last after the
+    final norm."""
+    with torch.no_grad():
+        target = teacher(heard).hidden_states
+    encoded = student.wav2vec2(inputs, output_hidden_states=True)
+    # transformers 5 lists the last block's output before the final norm; the teacher's last
+    # state is after it, so the student's must be too
+    return (*encoded.hidden_states[1:-1], encoded.last_hidden_state), target[1:]
 
 
 def frame_cosine(student_last: torch.Tensor, teacher_last: torch.Tensor, shift: int) -> float:
@@ -136,7 +181,9 @@ def save_checkpoint(output: Path, student: Wav2Vec2ForCTC, optimizer, progress: 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def distill(args) -> dict:
+def distill(args, teacher: WhisperEncoder | None = None) -> dict:
+    """Run (or resume) the distillation that `args` describe; `teacher` defaults to whisper-base's
+    encoder from the installed packages."""
     output = args.output
     output.mkdir(parents=True, exist_ok=True)
     checkpoint = output / "checkpoint"
@@ -145,18 +192,22 @@ def distill(args) -> dict:
     student = Wav2Vec2ForCTC.from_pretrained(str(source), dtype=torch.float32, mask_time_prob=0.0, hidden_dropout=0.0,
                                              attention_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
     student.train()
-    teacher = WhisperAudioEncoder(load_whisper_encoder()).eval().requires_grad_(False)
-    shift = teacher_shift(student.config)
+    teacher = WhisperAudioEncoder(teacher or load_whisper_encoder()).eval().requires_grad_(False)
+    shift, offset = teacher_alignment(student.config)
 
     fresh = [p for n, p in student.wav2vec2.named_parameters() if not n.startswith("encoder.layers.")
              and not n.startswith("encoder.layer_norm.")]
     blocks = [p for n, p in student.wav2vec2.named_parameters() if n.startswith(("encoder.layers.", "encoder.layer_norm."))]
     optimizer = torch.optim.AdamW([{"params": fresh, "lr_scale": 1.0}, {"params": blocks, "lr_scale": args.block_lr_scale}],
                                   lr=args.lr, weight_decay=0.01)
-    progress = {"step": 0, "seconds": 0.0, "audio_seconds": 0.0, "history": []}
+    progress = {"stage": args.stage, "step": 0, "seconds": 0.0, "audio_seconds": 0.0, "history": []}
     if resuming:
         optimizer.load_state_dict(load_state(checkpoint, "optimizer"))
         progress = json.loads((checkpoint / PROGRESS_NAME).read_text(encoding="utf-8"))
+        if progress.get("stage", "blocks") != args.stage:
+            raise SystemExit(f"{checkpoint}: a {progress.get('stage', 'blocks')} stage's checkpoint; resume it with "
+                             f"--stage {progress.get('stage', 'blocks')}, or start the {args.stage} stage in another "
+                             f"--output from {checkpoint / 'student'}")
         print(f"resumed at step {progress['step']} ({progress['seconds'] / 60:.1f} min so far)")
 
     clips = load_clips(args.audio)
@@ -168,12 +219,11 @@ def distill(args) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.lr, args.warmup, args.max_steps) * group["lr_scale"]
         raw = sampler()
-        with torch.no_grad():
-            target = teacher(torch.from_numpy(raw)).hidden_states
         inputs = torch.from_numpy(np.stack([normalize_waveform(a) for a in raw]))
-        states = student.wav2vec2(inputs, output_hidden_states=True).hidden_states
-        losses = layer_losses(states, target, shift)
-        loss = torch.stack(losses).mean()
+        heard = torch.from_numpy(raw[:, offset:])
+        states, target = (front_end_states if args.stage == "front-end" else whole_states)(
+            teacher, student, inputs, heard, shift)
+        loss = torch.stack([state_loss(s, t, shift) for s, t in zip(states, target)]).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 5.0)
@@ -203,6 +253,10 @@ def parse_args(argv=None):
     parser.add_argument("--student", type=Path, required=True, help="a Wav2Vec2ForCTC directory (model.whisper_init)")
     parser.add_argument("--audio", type=Path, nargs="+", required=True, help="manifests whose audio is used")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--stage", choices=["front-end", "blocks"], default="blocks",
+                        help="front-end: the raw-waveform front end alone, toward whisper's conv output and through "
+                             "whisper's frozen blocks (first, for a fresh student); blocks: the whole student toward "
+                             "whisper's hidden states")
     parser.add_argument("--max-steps", type=int, default=20000, help="the schedule's length (spans sessions)")
     parser.add_argument("--time-budget-min", type=float, default=None, help="stop this run after M minutes")
     parser.add_argument("--batch", type=int, default=6)

@@ -212,17 +212,22 @@ class WhisperAudioEncoder(nn.Module):
     def max_samples(self) -> int:
         return self.encoder.config.max_source_positions * SAMPLES_PER_FRAME
 
-    def front_end(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(conv output + absolute positions, frame lengths): what the transformer blocks read.
+    def convolutions(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The conv front end's output before the positions are added, (batch, frames, width).
         In training, SpecAugment masks mel frames and bins as `WhisperModel` does (config
-        `apply_spec_augment`), and dropout follows the positions as in `WhisperEncoder`."""
+        `apply_spec_augment`)."""
         if waveforms.shape[-1] > self.max_samples:
             raise ValueError(f"whisper's encoder takes at most {self.max_samples / 16000:.0f} s at once")
         mel, mel_frames = self.log_mel(waveforms, lengths)
         if self.training and self.encoder.config.apply_spec_augment:
             mel = spec_augment(mel, mel_frames, self.encoder.config)
         x = nn.functional.gelu(self.encoder.conv1(mel))
-        x = nn.functional.gelu(self.encoder.conv2(x)).transpose(1, 2)
+        return nn.functional.gelu(self.encoder.conv2(x)).transpose(1, 2)
+
+    def front_end(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(conv output + absolute positions, frame lengths): what the transformer blocks read;
+        dropout follows the positions as in `WhisperEncoder`."""
+        x = self.convolutions(waveforms, lengths)
         x = x + self.encoder.embed_positions.weight[: x.shape[1]]
         return nn.functional.dropout(x, self.encoder.config.dropout, self.training), encoder_frames(lengths)
 
@@ -230,13 +235,17 @@ class WhisperAudioEncoder(nn.Module):
         if lengths is None:
             lengths = torch.full((waveforms.shape[0],), waveforms.shape[-1], dtype=torch.long, device=waveforms.device)
         x, frames = self.front_end(waveforms, lengths)
-        mask = attention_bias(frames, x.shape[1], x.dtype)
+        return WhisperEncoding(self.blocks(x, attention_bias(frames, x.shape[1], x.dtype)), frames)
+
+    def blocks(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The transformer blocks on the front end's output: (their input, each block's output,
+        the last after the final norm)."""
         states = [x]
         for layer in self.encoder.layers:
             x = layer(x, mask)
             states.append(x)
         states[-1] = self.encoder.layer_norm(x)
-        return WhisperEncoding(tuple(states), frames)
+        return tuple(states)
 
 
 def spec_augment(mel: torch.Tensor, mel_frames: torch.Tensor, config: WhisperConfig) -> torch.Tensor:

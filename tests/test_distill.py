@@ -1,0 +1,84 @@
+"""Distillation of whisper's encoder into a Wav2Vec2 student (distributed.distill), with a tiny
+random whisper as the teacher: what each stage trains, and that a run resumes where it stopped."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+from transformers import Wav2Vec2ForCTC
+
+from data_utils.audio import SAMPLE_RATE
+from distributed.distill import distill, parse_args
+from model.config import encoder_config
+from model.whisper import copy_blocks_into_wav2vec2
+from tests.test_whisper import tiny_whisper
+
+
+def tiny_student(tmp_path, teacher):
+    c = teacher.config
+    torch.manual_seed(1)
+    student = Wav2Vec2ForCTC(encoder_config("tiny", 10, hidden_size=c.d_model, num_hidden_layers=c.encoder_layers,
+                                            num_attention_heads=c.encoder_attention_heads,
+                                            intermediate_size=c.encoder_ffn_dim, hidden_act="gelu"))
+    copy_blocks_into_wav2vec2(teacher, student.wav2vec2.encoder)
+    student.save_pretrained(str(tmp_path / "student"))
+    return tmp_path / "student"
+
+
+def audio_manifest(tmp_path, clips=4):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(clips):
+        t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+        audio = 0.3 * np.sin(2 * np.pi * (150 + 60 * i) * t) + 0.02 * rng.standard_normal(len(t))
+        sf.write(tmp_path / f"clip{i}.wav", audio.astype(np.float32), SAMPLE_RATE)
+        rows.append({"path": f"clip{i}.wav", "text": ""})
+    pd.DataFrame(rows).to_csv(tmp_path / "audio.csv", index=False)
+    return tmp_path / "audio.csv"
+
+
+def weights(directory) -> dict[str, torch.Tensor]:
+    model = Wav2Vec2ForCTC.from_pretrained(str(directory))
+    # SpecAugment's mask embedding is not trained by distillation (the student loads without it)
+    return {k: v.clone() for k, v in model.wav2vec2.state_dict().items() if k != "masked_spec_embed"}
+
+
+def run(tmp_path, teacher, student, output, *extra):
+    args = parse_args(["--student", str(student), "--audio", str(audio_manifest(tmp_path)), "--output", str(output),
+                       "--batch", "2", "--crop-seconds", "1", "--warmup", "1", "--log-every", "1", *extra])
+    return distill(args, teacher=teacher)
+
+
+def test_the_front_end_stage_trains_the_front_end_alone(tmp_path):
+    teacher = tiny_whisper()
+    student = tiny_student(tmp_path, teacher)
+    before = weights(student)
+    progress = run(tmp_path, teacher, student, tmp_path / "out", "--stage", "front-end", "--max-steps", "3")
+    after = weights(tmp_path / "out" / "checkpoint" / "student")
+    assert progress["step"] == 3 and all(np.isfinite(e["loss"]) for e in progress["history"])
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    front = {k for k in before if k.startswith(("feature_extractor.", "feature_projection."))}
+    assert moved and moved <= front
+    assert "feature_extractor.conv_layers.0.conv.weight" in moved and "feature_projection.projection.weight" in moved
+
+
+def test_the_blocks_stage_trains_the_whole_student_and_resumes(tmp_path):
+    teacher = tiny_whisper()
+    student = tiny_student(tmp_path, teacher)
+    before = weights(student)
+    run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "2")
+    after = weights(tmp_path / "out" / "checkpoint" / "student")
+    for key in ("feature_extractor.conv_layers.0.conv.weight", "encoder.pos_conv_embed.conv.bias",
+                "encoder.layers.0.attention.q_proj.weight", "encoder.layer_norm.weight"):
+        assert not torch.equal(before[key], after[key]), key
+    progress = run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "4")
+    assert progress["step"] == 4 and [e["step"] for e in progress["history"]] == [1, 2, 3, 4]
+
+
+def test_a_checkpoint_resumes_only_in_its_own_stage(tmp_path):
+    teacher = tiny_whisper()
+    student = tiny_student(tmp_path, teacher)
+    run(tmp_path, teacher, student, tmp_path / "out", "--stage", "front-end", "--max-steps", "1")
+    with pytest.raises(SystemExit, match="front-end stage's checkpoint"):
+        run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "2")
