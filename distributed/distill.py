@@ -106,12 +106,17 @@ def teacher_alignment(student_config) -> tuple[int, int]:
     return divmod(receptive_field(student_config) // 2, SAMPLES_PER_FRAME)
 
 
-def state_loss(s: torch.Tensor, t: torch.Tensor, shift: int) -> torch.Tensor:
-    """DistilHuBERT's loss for one layer: mean L1 of the layer-normalised states - mean log
-    sigmoid(cosine), the teacher read `shift` frames later."""
+def aligned(s: torch.Tensor, t: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Student and teacher states over the frames both have, the teacher read `shift` frames later."""
     t = t[:, shift:]
     frames = min(s.shape[1], t.shape[1])
-    s, t = s[:, :frames].float(), t[:, :frames].float()
+    return s[:, :frames].float(), t[:, :frames].float()
+
+
+def state_loss(s: torch.Tensor, t: torch.Tensor, shift: int) -> torch.Tensor:
+    """DistilHuBERT's loss for one layer: mean L1 of the layer-normalised states - mean log
+    sigmoid(cosine)."""
+    s, t = aligned(s, t, shift)
     l1 = (F.layer_norm(s, s.shape[-1:]) - F.layer_norm(t, t.shape[-1:])).abs().mean()
     return l1 - F.logsigmoid(F.cosine_similarity(s, t, dim=-1)).mean()
 
@@ -151,9 +156,7 @@ def whole_states(teacher: WhisperAudioEncoder, student, inputs: torch.Tensor, he
 
 
 def frame_cosine(student_last: torch.Tensor, teacher_last: torch.Tensor, shift: int) -> float:
-    t = teacher_last[:, shift:]
-    frames = min(student_last.shape[1], t.shape[1])
-    return float(F.cosine_similarity(student_last[:, :frames], t[:, :frames], dim=-1).mean())
+    return float(F.cosine_similarity(*aligned(student_last, teacher_last, shift), dim=-1).mean())
 
 
 # --- the loop ----------------------------------------------------------------------------------
@@ -189,6 +192,13 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
     checkpoint = output / "checkpoint"
     resuming = (checkpoint / PROGRESS_NAME).is_file()
     source = checkpoint / "student" if resuming else Path(args.student)
+    progress = {"stage": args.stage, "step": 0, "seconds": 0.0, "audio_seconds": 0.0, "history": []}
+    if resuming:
+        progress = json.loads((checkpoint / PROGRESS_NAME).read_text(encoding="utf-8"))
+        stage = progress.setdefault("stage", "blocks")  # checkpoints from before the stages were blocks
+        if stage != args.stage:
+            raise SystemExit(f"{checkpoint}: a {stage} stage's checkpoint; resume it with --stage {stage}, or start "
+                             f"the {args.stage} stage in another --output from {checkpoint / 'student'}")
     student = Wav2Vec2ForCTC.from_pretrained(str(source), dtype=torch.float32, mask_time_prob=0.0, hidden_dropout=0.0,
                                              attention_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
     student.train()
@@ -200,14 +210,8 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
     blocks = [p for n, p in student.wav2vec2.named_parameters() if n.startswith(("encoder.layers.", "encoder.layer_norm."))]
     optimizer = torch.optim.AdamW([{"params": fresh, "lr_scale": 1.0}, {"params": blocks, "lr_scale": args.block_lr_scale}],
                                   lr=args.lr, weight_decay=0.01)
-    progress = {"stage": args.stage, "step": 0, "seconds": 0.0, "audio_seconds": 0.0, "history": []}
     if resuming:
         optimizer.load_state_dict(load_state(checkpoint, "optimizer"))
-        progress = json.loads((checkpoint / PROGRESS_NAME).read_text(encoding="utf-8"))
-        if progress.get("stage", "blocks") != args.stage:
-            raise SystemExit(f"{checkpoint}: a {progress.get('stage', 'blocks')} stage's checkpoint; resume it with "
-                             f"--stage {progress.get('stage', 'blocks')}, or start the {args.stage} stage in another "
-                             f"--output from {checkpoint / 'student'}")
         print(f"resumed at step {progress['step']} ({progress['seconds'] / 60:.1f} min so far)")
 
     clips = load_clips(args.audio)
