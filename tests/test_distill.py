@@ -82,3 +82,16 @@ def test_a_checkpoint_resumes_only_in_its_own_stage(tmp_path):
     run(tmp_path, teacher, student, tmp_path / "out", "--stage", "front-end", "--max-steps", "1")
     with pytest.raises(SystemExit, match="front-end stage's checkpoint"):
         run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "2")
+
+
+def test_bf16_autocast_trains_the_student_and_agrees_with_float32(tmp_path):
+    teacher = tiny_whisper()
+    student = tiny_student(tmp_path, teacher)
+    before = weights(student)
+    exact = run(tmp_path, teacher, student, tmp_path / "fp32", "--max-steps", "1")
+    fast = run(tmp_path, teacher, student, tmp_path / "bf16", "--max-steps", "1", "--amp", "bf16")
+    after = weights(tmp_path / "bf16" / "checkpoint" / "student")
+    assert all(after[k].dtype == torch.float32 for k in after)  # autocast computes in bf16, keeps the weights
+    assert not torch.equal(before["encoder.layers.0.attention.q_proj.weight"], after["encoder.layers.0.attention.q_proj.weight"])
+    assert fast["history"][0]["loss"] == pytest.approx(exact["history"][0]["loss"], rel=0.02)
+    assert fast["history"][0]["cosine"] == pytest.approx(exact["history"][0]["cosine"], abs=0.01)
