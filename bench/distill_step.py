@@ -27,6 +27,7 @@ from transformers import Wav2Vec2ForCTC
 from bench.machine import machine_info
 from bench.paths import PROJECT_ROOT, RESULTS_DIR
 from bench.report import paired_ratios, print_table, write_json
+from data_utils.audio import SAMPLE_RATE
 from distributed.distill import CropSampler, autocast, load_clips, model_inputs, train_step, whole_states
 from model.whisper import WhisperAudioEncoder, load_whisper_encoder
 
@@ -75,7 +76,7 @@ def main(argv=None) -> dict:
                 train_step(teacher, students[amp], optimizers[amp], raw, amp=amp)
             seconds[amp].append((time.perf_counter() - start) / args.steps)
     ratios = paired_ratios(seconds["no"], seconds["bf16"])
-    audio_per_step = float(np.mean([raw.size for raw in batches[1:]])) / 16000
+    audio_per_step = float(np.mean([raw.size for raw in batches[1:]])) / SAMPLE_RATE
     rows = [{"precision": "float32" if amp == "no" else "bf16 autocast",
              "s/step (median)": statistics.median(seconds[amp]),
              "audio s per wall s": audio_per_step / statistics.median(seconds[amp]),
