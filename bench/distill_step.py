@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from transformers import Wav2Vec2ForCTC
 
 from bench.machine import machine_info
 from bench.paths import PROJECT_ROOT, RESULTS_DIR
 from bench.report import paired_ratios, print_table, write_json
 from data_utils.audio import SAMPLE_RATE
-from distributed.distill import CropSampler, autocast, load_clips, model_inputs, train_step, whole_states
+from distributed.config import autocast
+from distributed.distill import CropSampler, frame_cosine, load_clips, model_inputs, train_step, whole_states
 from model.whisper import WhisperAudioEncoder, load_whisper_encoder
 
 PRECISIONS = ("no", "bf16")
@@ -50,10 +50,10 @@ def state_agreement(teacher, student, raw: np.ndarray) -> dict[str, list[float]]
     inputs, heard, shift = model_inputs(raw, student.config)
     with torch.no_grad():
         exact = whole_states(teacher, student, inputs, heard, shift)
-        with autocast("bf16"):
+        with autocast("bf16", "cpu"):
             fast = whole_states(teacher, student, inputs, heard, shift)
-    cosine = lambda a, b: round(float(F.cosine_similarity(a.float(), b.float(), dim=-1).mean()), 4)  # noqa: E731
-    return {name: [cosine(a, b) for a, b in zip(exact[i], fast[i])] for i, name in enumerate(("student", "teacher"))}
+    return {name: [round(frame_cosine(a, b, shift=0), 4) for a, b in zip(exact[i], fast[i])]
+            for i, name in enumerate(("student", "teacher"))}
 
 
 def main(argv=None) -> dict:

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+
+AMP_MODES = ("bf16", "fp16", "no")
+
+
+def autocast(amp: str, device_type: str):
+    """The context the forward pass runs in for an `amp` setting: bf16 or fp16 autocast, or none."""
+    import torch  # here: the training CLI reads its config before it pays for torch
+
+    if amp == "no":
+        return nullcontext()
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
 
 # Each preset's training defaults, beneath a config file and the command-line flags.
 PRESET_DEFAULTS = {
@@ -74,7 +87,7 @@ class TrainConfig:
     max_batch_size: int | None = None
     grad_accum: int = 1
     grad_clip: float = 5.0
-    amp: str = "no"  # bf16 | fp16 | no
+    amp: str = "no"  # one of AMP_MODES (`autocast`)
     fp16_init_scale: float = 2.0**16  # GradScaler's first loss scale (fp16 only)
     freeze_feature_encoder: bool = False
     # Partial fine-tuning: the front end and the lowest N transformer blocks keep their starting

@@ -44,7 +44,6 @@ import math
 import shutil
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +57,7 @@ from data_utils.augment import augment
 from data_utils.batching import normalize_waveform
 from data_utils.manifest import read_manifest
 from distributed.checkpoint import replace_directory
+from distributed.config import autocast
 from distributed.state_io import load_state, save_state
 from model.config import receptive_field
 from model.whisper import SAMPLES_PER_FRAME, WhisperAudioEncoder, load_whisper_encoder
@@ -165,10 +165,6 @@ def frame_cosine(student_last: torch.Tensor, teacher_last: torch.Tensor, shift: 
     return float(F.cosine_similarity(*aligned(student_last, teacher_last, shift), dim=-1).mean())
 
 
-def autocast(amp: str):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if amp == "bf16" else nullcontext()
-
-
 def model_inputs(raw: np.ndarray, student_config) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(student's input, teacher's input, teacher's frame shift) for a batch of equal-length crops."""
     shift, offset = teacher_alignment(student_config)
@@ -181,7 +177,7 @@ def train_step(teacher: WhisperAudioEncoder, student, optimizer, raw: np.ndarray
     """One update on a batch of equal-length crops (`CropSampler`): (loss, cosine of the last
     states)."""
     inputs, heard, shift = model_inputs(raw, student.config)
-    with autocast(amp):
+    with autocast(amp, "cpu"):
         states, target = (front_end_states if stage == "front-end" else whole_states)(
             teacher, student, inputs, heard, shift)
     loss = torch.stack([state_loss(s, t, shift) for s, t in zip(states, target)]).mean()

@@ -31,7 +31,7 @@ from distributed.checkpoint import (
     restore_checkpoint,
     write_checkpoint,
 )
-from distributed.config import TrainConfig
+from distributed.config import TrainConfig, autocast
 from distributed.evaluate import run_evaluation
 from distributed.faults import FaultInjection
 from distributed.session import current_session
@@ -83,13 +83,6 @@ def build_schedule(optimizer, config: TrainConfig, total_steps: int):
         LinearLR(optimizer, start_factor=0.01, end_factor=1.0, total_iters=warmup),
         LinearLR(optimizer, start_factor=1.0, end_factor=config.final_lr_fraction, total_iters=max(1, total_steps - warmup)),
     ], milestones=[warmup])
-
-
-def autocast_context(config: TrainConfig, device: torch.device):
-    if config.amp == "no":
-        return nullcontext()
-    dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def any_rank(flag: bool, device: torch.device) -> bool:
@@ -280,7 +273,7 @@ def train_func(config_dict: dict) -> None:
             head_labels = {h: batch[h] for h in core.config.heads}
             sync = nullcontext() if last_micro or not hasattr(model, "no_sync") else model.no_sync()
             with sync:
-                with autocast_context(config, device):
+                with autocast(config.amp, device.type):
                     out = model(batch["input_values"], batch["attention_mask"], batch["labels"], head_labels)
                 if anchor is not None:
                     penalty = anchor.penalty()

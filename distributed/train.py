@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from distributed.config import PRESET_DEFAULTS, TrainConfig
+from distributed.config import AMP_MODES, PRESET_DEFAULTS, TrainConfig
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pretrained", help="Wav2Vec2 checkpoint (directory or Hub id) for the encoder")
     parser.add_argument("--num-workers", type=int)
     parser.add_argument("--use-gpu", action="store_true", default=None)
-    parser.add_argument("--amp", choices=["bf16", "fp16", "no"])
+    parser.add_argument("--amp", choices=AMP_MODES)
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--max-steps", type=int)
     stop.add_argument("--epochs", type=float)
