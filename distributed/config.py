@@ -15,9 +15,13 @@ def autocast(amp: str, device_type: str):
     """The context the forward pass runs in for an `amp` setting: bf16 or fp16 autocast, or none."""
     import torch  # here: the training CLI reads its config before it pays for torch
 
+    from model.precision import bf16_autocast
+
     if amp == "no":
         return nullcontext()
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    if amp == "bf16":
+        return bf16_autocast(device_type)
+    return torch.autocast(device_type=device_type, dtype=torch.float16)
 
 
 # Each preset's training defaults, beneath a config file and the command-line flags.

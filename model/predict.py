@@ -32,13 +32,13 @@ from model.codec import JamoCodec
 from model.config import frame_samples, max_input_seconds, receptive_field
 from model.decoding import BeamDecoder, GreedyDecoder, Transcript
 from model.network import MultiTaskWav2Vec2
+from model.precision import bf16_autocast
 from model.prediction import CSV_COLUMNS, Prediction, Timed, Word, head_prediction, join_pieces
 from model.segments import batches_by_seconds, threads_per_batch, utterance_cuts
 
 # fp32 is exact, so it is the default (bench/RESULTS.md): dynamic int8 quantisation of the Linear
 # layers ran 0.97-1.25x on the 2-core AVX-512 machine and changed some transcripts slightly (CER
-# 0.6-0.8 %); bf16 autocast is emulated on CPUs without native bf16 (AMX, AVX512-BF16) and pays off
-# only there and on GPUs.
+# 0.6-0.8 %); bf16 autocast pays off only where bf16 is native (model.precision).
 PRECISIONS = ("fp32", "int8", "bf16")
 # Files up to this long are loaded whole; longer ones (when the predictor's limit allows them)
 # are streamed through ffmpeg window by window (model.stream).
@@ -97,7 +97,7 @@ class Predictor:
     def autocast(self):
         """The context the model runs in: bf16 autocast for `precision="bf16"`, else nothing."""
         if self.precision == "bf16":
-            return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
+            return bf16_autocast(torch.device(self.device).type)
         return nullcontext()
 
     @torch.inference_mode()

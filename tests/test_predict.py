@@ -111,6 +111,26 @@ def test_int8_and_bf16_precisions_stay_close_to_fp32(synth_corpus):
         Predictor(model, precision="fp8")
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_warns_where_the_hardware_emulates_it(monkeypatch, native):
+    """`--precision bf16` and training's `--amp bf16` run several times slower than float32 where bf16
+    is emulated (a CPU without AVX512-BF16 or AMX): they say so there, and only there."""
+    import warnings
+
+    from distributed.config import autocast
+    from model import precision
+    from model.network import MultiTaskWav2Vec2
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device_type: native)
+    predictor = Predictor(MultiTaskWav2Vec2.from_pretrained(ROOT / "demo" / "model"), precision="bf16")
+    for context in (predictor.autocast, lambda: autocast("bf16", "cpu")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with context():
+                pass
+        assert sum("bf16 is emulated" in str(w.message) for w in caught) == (0 if native else 1)
+
+
 def test_parallel_batches_give_the_same_predictions_in_the_same_order(synth_corpus):
     """Batches on several threads (the CLI's default on CPUs) come back in input order, each
     with the transcript and head probabilities of the one-at-a-time run."""
