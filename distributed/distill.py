@@ -2,6 +2,7 @@
 
     python -m distributed.distill --student runs/whisper-init --audio a/train.csv b/train.csv \\
         --output runs/distill [--time-budget-min 60] [--max-steps N] [--crop-seconds 6] [--batch 6] [--amp bf16]
+        [--position-free]
 
 The teacher is whisper as it runs (log-mel, absolute positions; `model.whisper`), frozen. The
 student is a `Wav2Vec2ForCTC` directory (from `model.whisper_init`), trained whole (its
@@ -25,6 +26,12 @@ The student's frame t sees samples [320 t, 320 t + receptive field), centred hal
 field later than whisper's frame t (centred on sample 320 t). The teacher hears the crop less
 its first (half a receptive field mod 320) samples and is read that many whole frames later, so
 both describe the same moment to the sample.
+
+`--position-free` (blocks stage) subtracts from every teacher state its mean at that frame of a
+crop (`positional_offsets`, estimated once from the teacher): what whisper's absolute positions
+leave in the residual stream, most of the variance of the first blocks and a quarter of the
+last's, which a student without them can only guess from the crop's edges and a CTC reader does
+not need. Measured once (bench/RESULTS.md, session 26): the probe did not move.
 
 `--amp bf16` runs teacher and student under bf16 autocast (weights, loss and optimizer stay
 float32): on the 2-core AVX512-BF16 machine a step ran 2.3x faster, with every state at cosine
@@ -161,6 +168,29 @@ def whole_states(teacher: WhisperAudioEncoder, student, inputs: torch.Tensor, he
     return (*encoded.hidden_states[1:-1], encoded.last_hidden_state), target[1:]
 
 
+def positional_offsets(teacher: WhisperAudioEncoder, sampler: CropSampler, student_config,
+                       batches: int = 60) -> list[torch.Tensor]:
+    """Per block, the teacher's mean state at each frame of a crop less its mean over all frames,
+    (frames, width), from `batches` of the sampler's crops: the part of whisper's states that says
+    only where a frame is (on 6-s crops of real speech, 59% of the first block's variance, 2% of
+    the fifth's, 28% of the last's)."""
+    sums, counts = None, None
+    with torch.no_grad():
+        for _ in range(batches):
+            _, heard, _ = model_inputs(sampler(), student_config)
+            states = torch.stack(teacher(heard).hidden_states[1:]).float().sum(1)  # (blocks, frames, width)
+            if sums is None:
+                sums, counts = torch.zeros_like(states[:, :0]), torch.zeros(0)
+            if states.shape[1] > sums.shape[1]:
+                grow = states.shape[1] - sums.shape[1]
+                sums = torch.cat([sums, sums.new_zeros(len(sums), grow, sums.shape[2])], 1)
+                counts = torch.cat([counts, torch.zeros(grow)])
+            sums[:, :states.shape[1]] += states
+            counts[:states.shape[1]] += heard.shape[0]
+    overall = sums.sum(1, keepdim=True) / counts.sum()
+    return list(sums / counts[:, None] - overall)
+
+
 def frame_cosine(student_last: torch.Tensor, teacher_last: torch.Tensor, shift: int) -> float:
     return float(F.cosine_similarity(*aligned(student_last, teacher_last, shift), dim=-1).mean())
 
@@ -173,13 +203,15 @@ def model_inputs(raw: np.ndarray, student_config) -> tuple[torch.Tensor, torch.T
 
 
 def train_step(teacher: WhisperAudioEncoder, student, optimizer, raw: np.ndarray, stage: str = "blocks",
-               amp: str = "no") -> tuple[float, float]:
+               amp: str = "no", offsets: list[torch.Tensor] | None = None) -> tuple[float, float]:
     """One update on a batch of equal-length crops (`CropSampler`): (loss, cosine of the last
-    states)."""
+    states). `offsets` (`positional_offsets`) are taken from the teacher's states first."""
     inputs, heard, shift = model_inputs(raw, student.config)
     with autocast(amp, "cpu"):
         states, target = (front_end_states if stage == "front-end" else whole_states)(
             teacher, student, inputs, heard, shift)
+    if offsets is not None:
+        target = [t - o[:t.shape[1]] for t, o in zip(target, offsets)]
     loss = torch.stack([state_loss(s, t, shift) for s, t in zip(states, target)]).mean()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -221,13 +253,17 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
     checkpoint = output / "checkpoint"
     resuming = (checkpoint / PROGRESS_NAME).is_file()
     source = checkpoint / "student" if resuming else Path(args.student)
-    progress = {"stage": args.stage, "step": 0, "seconds": 0.0, "audio_seconds": 0.0, "history": []}
+    progress = {"stage": args.stage, "position_free": args.position_free, "step": 0, "seconds": 0.0,
+                "audio_seconds": 0.0, "history": []}
     if resuming:
         progress = json.loads((checkpoint / PROGRESS_NAME).read_text(encoding="utf-8"))
         stage = progress.setdefault("stage", "blocks")  # checkpoints from before the stages were blocks
         if stage != args.stage:
             raise SystemExit(f"{checkpoint}: a {stage} stage's checkpoint; resume it with --stage {stage}, or start "
                              f"the {args.stage} stage in another --output from {checkpoint / 'student'}")
+        if progress.setdefault("position_free", False) != args.position_free:
+            flag = "with" if progress["position_free"] else "without"
+            raise SystemExit(f"{checkpoint}: trained {flag} --position-free; resume it the same way")
     student = Wav2Vec2ForCTC.from_pretrained(str(source), dtype=torch.float32, mask_time_prob=0.0, hidden_dropout=0.0,
                                              attention_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
     student.train()
@@ -244,6 +280,12 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
 
     clips = load_clips(args.audio)
     sampler = CropSampler(clips, args.batch, args.crop_seconds, seed=args.seed + progress["step"])
+    offsets = None
+    if args.position_free:
+        if args.stage != "blocks":
+            raise SystemExit("--position-free is for the blocks stage (the front-end stage feeds whisper's positions)")
+        # its own seed, so that a resumed run subtracts the same offsets
+        offsets = positional_offsets(teacher, CropSampler(clips, args.batch, args.crop_seconds, seed=0), student.config)
     started, last_save, window = time.time(), time.time(), []
     budget = args.time_budget_min * 60 if args.time_budget_min else float("inf")
     while progress["step"] < args.max_steps and time.time() - started < budget:
@@ -251,7 +293,7 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.lr, args.warmup, args.max_steps) * group["lr_scale"]
         raw = sampler()
-        window.append(train_step(teacher, student, optimizer, raw, args.stage, args.amp))
+        window.append(train_step(teacher, student, optimizer, raw, args.stage, args.amp, offsets))
         progress["step"] += 1
         progress["audio_seconds"] += raw.size / SAMPLE_RATE
         if progress["step"] % args.log_every == 0:
@@ -289,6 +331,10 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--amp", choices=[m for m in AMP_MODES if m != "fp16"], default="no",  # fp16: no GradScaler here
                         help="bf16: autocast teacher and student (pays off where bf16 is native: model.precision)")
+    parser.add_argument("--position-free", action="store_true",
+                        help="blocks stage: match the teacher's states less their mean at each absolute position "
+                             "(what whisper's absolute positions leave in them), so the student learns what a frame "
+                             "says rather than where it is")
     parser.add_argument("--save-every-min", type=float, default=5.0)
     parser.add_argument("--log-every", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,8 @@
 """Distillation of whisper's encoder into a Wav2Vec2 student (distributed.distill), with a tiny
 random whisper as the teacher: what each stage trains, and that a run resumes where it stopped."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import torch
 from transformers import Wav2Vec2ForCTC
 
 from data_utils.audio import SAMPLE_RATE
-from distributed.distill import distill, parse_args
+from distributed.distill import CropSampler, distill, parse_args, positional_offsets
 from model.config import encoder_config
 from model.whisper import copy_blocks_into_wav2vec2
 from tests.test_whisper import tiny_whisper
@@ -95,3 +97,44 @@ def test_bf16_autocast_trains_the_student_and_agrees_with_float32(tmp_path):
     assert not torch.equal(before["encoder.layers.0.attention.q_proj.weight"], after["encoder.layers.0.attention.q_proj.weight"])
     assert fast["history"][0]["loss"] == pytest.approx(exact["history"][0]["loss"], rel=0.02)
     assert fast["history"][0]["cosine"] == pytest.approx(exact["history"][0]["cosine"], abs=0.01)
+
+
+class PositionTaggedTeacher:
+    """A stand-in teacher whose state at frame p is the crop's loudness plus a fixed vector per
+    position, as whisper's residual stream carries its absolute positions."""
+
+    def __init__(self, width=8, frames=200, blocks=2):
+        self.position = torch.randn(blocks, frames, width, generator=torch.Generator().manual_seed(0))
+
+    def __call__(self, heard):
+        frames = heard.shape[1] // 320
+        loudness = heard[:, :frames * 320].reshape(len(heard), frames, 320).abs().mean(-1, keepdim=True)
+        return SimpleNamespace(hidden_states=(None, *(loudness + p[:frames] for p in self.position)))
+
+
+def test_positional_offsets_are_what_the_teacher_says_of_each_position(tmp_path):
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal(int(rng.uniform(1, 2) * SAMPLE_RATE)).astype(np.float32) * rng.uniform(0.1, 1)
+             for _ in range(8)]
+    teacher = PositionTaggedTeacher()
+    config = Wav2Vec2ForCTC.from_pretrained(str(tiny_student(tmp_path, tiny_whisper()))).config
+    offsets = positional_offsets(teacher, CropSampler(clips, batch=2, crop_seconds=1.5, seed=0), config, batches=20)
+    for position, offset in zip(teacher.position, offsets):
+        frames = len(offset)
+        assert 45 <= frames <= 75  # 1-1.5 s crops, less the student's alignment offset
+        expected = position[:frames] - position[:frames].mean(0)
+        # what is left is the loudness's mean, which differs between positions only by sampling
+        residue = offset - expected
+        assert (residue - residue.mean(0)).abs().max() < 0.15
+        assert (offset - offset.mean(0)).abs().max() > 1.0
+
+
+def test_position_free_distillation_trains_and_resumes_only_position_free(tmp_path):
+    teacher = tiny_whisper()
+    student = tiny_student(tmp_path, teacher)
+    progress = run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "2", "--position-free")
+    assert progress["position_free"] and all(np.isfinite(e["loss"]) for e in progress["history"])
+    with pytest.raises(SystemExit, match="trained with --position-free"):
+        run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "3")
+    with pytest.raises(SystemExit, match="for the blocks stage"):
+        run(tmp_path, teacher, student, tmp_path / "fe", "--max-steps", "1", "--stage", "front-end", "--position-free")
