@@ -29,9 +29,9 @@ both describe the same moment to the sample.
 
 `--position-free` (blocks stage) subtracts from every teacher state its mean at that frame of a
 crop (`positional_offsets`, estimated once from the teacher): what whisper's absolute positions
-leave in the residual stream, most of the variance of the first blocks and a quarter of the
-last's, which a student without them can only guess from the crop's edges and a CTC reader does
-not need. Measured once (bench/RESULTS.md, session 26): the probe did not move.
+leave in the residual stream, which a student without them can only guess from the crop's edges
+and a CTC reader does not need. Measured once (bench/RESULTS.md, session 26): the probe did not
+move.
 
 `--amp bf16` runs teacher and student under bf16 autocast (weights, loss and optimizer stay
 float32): on the 2-core AVX512-BF16 machine a step ran 2.3x faster, with every state at cosine
@@ -173,22 +173,19 @@ def positional_offsets(teacher: WhisperAudioEncoder, sampler: CropSampler, stude
     """Per block, the teacher's mean state at each frame of a crop less its mean over all frames,
     (frames, width), from `batches` of the sampler's crops: the part of whisper's states that says
     only where a frame is (on 6-s crops of real speech, 59% of the first block's variance, 2% of
-    the fifth's, 28% of the last's)."""
-    sums, counts = None, None
+    the fifth's, 28% of the last's). Zero at frames no crop reached."""
+    frames = sampler.crop // SAMPLES_PER_FRAME + 2  # more than any crop's teacher frames
+    sums, counts = None, torch.zeros(frames)
     with torch.no_grad():
         for _ in range(batches):
             _, heard, _ = model_inputs(sampler(), student_config)
             states = torch.stack(teacher(heard).hidden_states[1:]).float().sum(1)  # (blocks, frames, width)
             if sums is None:
-                sums, counts = torch.zeros_like(states[:, :0]), torch.zeros(0)
-            if states.shape[1] > sums.shape[1]:
-                grow = states.shape[1] - sums.shape[1]
-                sums = torch.cat([sums, sums.new_zeros(len(sums), grow, sums.shape[2])], 1)
-                counts = torch.cat([counts, torch.zeros(grow)])
+                sums = states.new_zeros(len(states), frames, states.shape[-1])
             sums[:, :states.shape[1]] += states
-            counts[:states.shape[1]] += heard.shape[0]
+            counts[:states.shape[1]] += len(heard)
     overall = sums.sum(1, keepdim=True) / counts.sum()
-    return list(sums / counts[:, None] - overall)
+    return list((sums / counts.clamp(min=1)[:, None] - overall) * (counts > 0)[:, None])
 
 
 def frame_cosine(student_last: torch.Tensor, teacher_last: torch.Tensor, shift: int) -> float:
