@@ -245,6 +245,8 @@ def save_checkpoint(output: Path, student: Wav2Vec2ForCTC, optimizer, progress: 
 def distill(args, teacher: WhisperEncoder | None = None) -> dict:
     """Run (or resume) the distillation that `args` describe; `teacher` defaults to whisper-base's
     encoder from the installed packages."""
+    if args.position_free and args.stage != "blocks":
+        raise SystemExit("--position-free is for the blocks stage (the front-end stage feeds whisper's positions)")
     output = args.output
     output.mkdir(parents=True, exist_ok=True)
     checkpoint = output / "checkpoint"
@@ -278,10 +280,7 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
     clips = load_clips(args.audio)
     sampler = CropSampler(clips, args.batch, args.crop_seconds, seed=args.seed + progress["step"])
     offsets = None
-    if args.position_free:
-        if args.stage != "blocks":
-            raise SystemExit("--position-free is for the blocks stage (the front-end stage feeds whisper's positions)")
-        # its own seed, so that a resumed run subtracts the same offsets
+    if args.position_free:  # its own seed, so that a resumed run subtracts the same offsets
         offsets = positional_offsets(teacher, CropSampler(clips, args.batch, args.crop_seconds, seed=0), student.config)
     started, last_save, window = time.time(), time.time(), []
     budget = args.time_budget_min * 60 if args.time_budget_min else float("inf")
