@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,40 @@ from data_utils.audio import SAMPLE_RATE, load_audio, write_wav
 from data_utils.manifest import read_manifest, write_manifest
 
 
-def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class Rooms:
+    """How `augment` puts speech in a room: the share of clips, the RT60 range (seconds), and the
+    direct-to-reverberant ratio range in dB. `drr_db=None` leaves the decaying-noise tail at
+    full strength against a unit direct path, -22 to -29 dB: a far, diffuse source, as the
+    first recipes heard it. Real rooms at speaking distance are near -5 to +10 dB."""
+    share: float = 0.3
+    rt60: tuple[float, float] = (0.15, 0.7)
+    drr_db: tuple[float, float] | None = None
+
+
+# "diffuse" is what the shipped recipes used; "varied" rooms as near and far as real ones
+# (deeply-read-speech's studio and dance studio lost the distilled student most, session 27)
+ROOMS = {"diffuse": Rooms(), "varied": Rooms(share=0.6, rt60=(0.2, 1.2), drr_db=(-6.0, 12.0))}
+
+
+def room_impulse_response(rng: np.random.Generator, rooms: Rooms) -> np.ndarray:
+    """A unit direct path then exponentially decaying noise (60 dB down after the RT60)."""
+    rt60 = rng.uniform(*rooms.rt60)
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+    if rooms.drr_db is not None:
+        tail_energy = np.sum(rir[1:] ** 2) + 1e-12
+        rir *= np.sqrt(10 ** (-rng.uniform(*rooms.drr_db) / 10) / tail_energy)
+    rir[0] = 1.0
+    return rir
+
+
+def augment(audio: np.ndarray, rng: np.random.Generator, rooms: Rooms = ROOMS["diffuse"]) -> np.ndarray:
     """One random degradation chain; each step with its own probability."""
     if rng.random() < 0.6:  # speed (tempo and pitch together), as Kaldi's speed perturbation
         audio = soxr.resample(audio, SAMPLE_RATE * rng.uniform(0.9, 1.1), SAMPLE_RATE)
-    if rng.random() < 0.3:  # a room: exponentially decaying noise as the impulse response
-        rt60 = rng.uniform(0.15, 0.7)
-        t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
-        rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
-        rir[0] = 1.0
-        wet = fftconvolve(audio, rir)[: len(audio)]
+    if rng.random() < rooms.share:
+        wet = fftconvolve(audio, room_impulse_response(rng, rooms))[: len(audio)]
         audio = wet * (np.abs(audio).max() / (np.abs(wet).max() + 1e-9))
     if rng.random() < 0.2:  # a telephone-band channel
         audio = soxr.resample(soxr.resample(audio, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)

@@ -33,6 +33,12 @@ leave in the residual stream, which a student without them can only guess from t
 and a CTC reader does not need. Measured once (bench/RESULTS.md, session 26): the probe did not
 move.
 
+`--rooms varied` hears 60% of the crops in rooms from near to far (RT60 0.2-1.2 s, direct-to-reverberant
+ratio -6 to +12 dB; `data_utils.augment.ROOMS`) instead of 30% in far, diffuse ones (`diffuse`, the
+default and what the first runs heard): the kept student followed whisper on deeply-read-speech's
+anechoic chamber as on its training speech (last-state cosine 0.92) but not in its studio and dance
+studio (0.88, 0.86), its upper blocks falling behind.
+
 `--amp bf16` runs teacher and student under bf16 autocast (weights, loss and optimizer stay
 float32): on the 2-core AVX512-BF16 machine a step ran 2.3x faster, with every state at cosine
 0.9998-1.0000 to float32's (`python -m bench.distill_step`, bench/RESULTS.md). CPUs without native
@@ -60,7 +66,7 @@ from transformers import Wav2Vec2ForCTC
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from data_utils.audio import SAMPLE_RATE, AudioError, load_audio
-from data_utils.augment import augment
+from data_utils.augment import ROOMS, Rooms, augment
 from data_utils.batching import normalize_waveform
 from data_utils.manifest import read_manifest
 from distributed.checkpoint import replace_directory
@@ -94,14 +100,15 @@ class CropSampler:
     """Batches of equal-length crops: clips sorted by length, a batch from neighbours, each
     augmented, then cut to the shortest (at most `crop` samples), so nothing is padded."""
 
-    def __init__(self, clips: list[np.ndarray], batch: int, crop_seconds: float, seed: int):
+    def __init__(self, clips: list[np.ndarray], batch: int, crop_seconds: float, seed: int,
+                 rooms: Rooms = ROOMS["diffuse"]):
         self.clips = sorted(clips, key=len)
-        self.batch, self.crop = batch, int(crop_seconds * SAMPLE_RATE)
+        self.batch, self.crop, self.rooms = batch, int(crop_seconds * SAMPLE_RATE), rooms
         self.rng = np.random.default_rng(seed)
 
     def __call__(self) -> np.ndarray:
         start = int(self.rng.integers(0, max(1, len(self.clips) - self.batch + 1)))
-        chosen = [augment(c, self.rng) for c in self.clips[start:start + self.batch]]
+        chosen = [augment(c, self.rng, self.rooms) for c in self.clips[start:start + self.batch]]
         length = min(self.crop, min(map(len, chosen)))
         length -= length % SAMPLES_PER_FRAME
         crops = []
@@ -252,7 +259,7 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
     checkpoint = output / "checkpoint"
     resuming = (checkpoint / PROGRESS_NAME).is_file()
     source = checkpoint / "student" if resuming else Path(args.student)
-    progress = {"stage": args.stage, "position_free": args.position_free, "step": 0, "seconds": 0.0,
+    progress = {"stage": args.stage, "position_free": args.position_free, "rooms": args.rooms, "step": 0, "seconds": 0.0,
                 "audio_seconds": 0.0, "history": []}
     if resuming:
         progress = json.loads((checkpoint / PROGRESS_NAME).read_text(encoding="utf-8"))
@@ -263,6 +270,8 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
         if progress.setdefault("position_free", False) != args.position_free:
             flag = "with" if progress["position_free"] else "without"
             raise SystemExit(f"{checkpoint}: trained {flag} --position-free; resume it the same way")
+        if progress.setdefault("rooms", "diffuse") != args.rooms:
+            raise SystemExit(f"{checkpoint}: trained with --rooms {progress['rooms']}; resume it the same way")
     student = Wav2Vec2ForCTC.from_pretrained(str(source), dtype=torch.float32, mask_time_prob=0.0, hidden_dropout=0.0,
                                              attention_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0)
     student.train()
@@ -278,7 +287,7 @@ def distill(args, teacher: WhisperEncoder | None = None) -> dict:
         print(f"resumed at step {progress['step']} ({progress['seconds'] / 60:.1f} min so far)")
 
     clips = load_clips(args.audio)
-    sampler = CropSampler(clips, args.batch, args.crop_seconds, seed=args.seed + progress["step"])
+    sampler = CropSampler(clips, args.batch, args.crop_seconds, seed=args.seed + progress["step"], rooms=ROOMS[args.rooms])
     offsets = None
     if args.position_free:  # its own seed, so that a resumed run subtracts the same offsets
         offsets = positional_offsets(teacher, CropSampler(clips, args.batch, args.crop_seconds, seed=0), student.config)
@@ -331,6 +340,8 @@ def parse_args(argv=None):
                         help="blocks stage: match the teacher's states less their mean at each absolute position "
                              "(what whisper's absolute positions leave in them), so the student learns what a frame "
                              "says rather than where it is")
+    parser.add_argument("--rooms", choices=sorted(ROOMS), default="diffuse",
+                        help="the rooms the crops are heard in (data_utils.augment.ROOMS)")
     parser.add_argument("--save-every-min", type=float, default=5.0)
     parser.add_argument("--log-every", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from data_utils.audio import SAMPLE_RATE, load_audio
-from data_utils.augment import Augmented, augment
+from data_utils.augment import ROOMS, Augmented, Rooms, augment, room_impulse_response
 from data_utils.batching import DynamicBatchSampler, load_dataset, make_loader
 from data_utils.labels import LabelSet
 from data_utils.manifest import read_manifest
@@ -25,6 +25,31 @@ def test_the_chain_keeps_speech_shaped_audio_and_varies_with_its_seed():
     assert sum(len(out) == len(clean) and not np.allclose(out, clean, atol=1e-3) for out in outputs) > 5  # noise, rooms
     assert np.array_equal(augment(clean, np.random.default_rng(7)), outputs[7])
 
+
+
+def direct_to_reverberant_db(rir: np.ndarray) -> float:
+    return float(10 * np.log10(rir[0] ** 2 / np.sum(rir[1:] ** 2)))
+
+
+def test_rooms_set_the_direct_to_reverberant_ratio_they_name():
+    rng = np.random.default_rng(0)
+    diffuse = [direct_to_reverberant_db(room_impulse_response(rng, ROOMS["diffuse"])) for _ in range(20)]
+    assert max(diffuse) < -20  # the tail at full strength: a far source
+    for drr in (-6.0, 0.0, 12.0):
+        rir = room_impulse_response(rng, Rooms(rt60=(0.5, 0.5), drr_db=(drr, drr)))
+        assert len(rir) == SAMPLE_RATE // 2 and abs(direct_to_reverberant_db(rir) - drr) < 1e-6
+    varied = [direct_to_reverberant_db(room_impulse_response(rng, ROOMS["varied"])) for _ in range(50)]
+    assert min(varied) >= -6 - 1e-6 and max(varied) <= 12 + 1e-6 and np.std(varied) > 2
+
+
+def test_rooms_decide_how_many_clips_are_reverberated():
+    clean = tone()
+    never = Rooms(share=0.0)
+    always = Rooms(share=1.0, rt60=(0.5, 0.5), drr_db=(0.0, 0.0))
+    # the same seed draws the same speed, band and noise; only the room link differs
+    differ = [not np.allclose(augment(clean, np.random.default_rng(s), never),
+                              augment(clean, np.random.default_rng(s), always)) for s in range(10)]
+    assert all(differ)
 
 def test_augmented_examples_follow_their_seed_and_share(synth_corpus):
     labels = LabelSet.fit(read_manifest(synth_corpus / "train.csv"))

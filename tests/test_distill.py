@@ -139,3 +139,12 @@ def test_position_free_distillation_trains_and_resumes_only_position_free(tmp_pa
         run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "3")
     with pytest.raises(SystemExit, match="for the blocks stage"):
         run(tmp_path, teacher, student, tmp_path / "fe", "--max-steps", "1", "--stage", "front-end", "--position-free")
+
+
+def test_a_run_records_its_rooms_and_resumes_only_in_them(tmp_path):
+    teacher = tiny_whisper()
+    student = tiny_student(tmp_path, teacher)
+    progress = run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "1", "--rooms", "varied")
+    assert progress["rooms"] == "varied"
+    with pytest.raises(SystemExit, match="trained with --rooms varied"):
+        run(tmp_path, teacher, student, tmp_path / "out", "--max-steps", "2")
