@@ -45,8 +45,7 @@ class Rooms:
     drr_db: tuple[float, float] | None = None
 
 
-# "diffuse" is what the shipped recipes used; "varied" rooms as near and far as real ones
-# (deeply-read-speech's studio and dance studio lost the distilled student most, session 27)
+# "diffuse" is what the shipped recipes used; "varied", rooms as near and far as real ones
 ROOMS = {"diffuse": Rooms(), "varied": Rooms(share=0.6, rt60=(0.2, 1.2), drr_db=(-6.0, 12.0))}
 
 

@@ -37,7 +37,8 @@ move.
 ratio -6 to +12 dB; `data_utils.augment.ROOMS`) instead of 30% in far, diffuse ones (`diffuse`, the
 default and what the first runs heard): the kept student followed whisper on deeply-read-speech's
 anechoic chamber as on its training speech (last-state cosine 0.92) but not in its studio and dance
-studio (0.88, 0.86), its upper blocks falling behind.
+studio (0.88, 0.86), its upper blocks falling behind. Measured once (bench/RESULTS.md, session 27):
+those cosines rose by 0.005 and the probe did not move.
 
 `--amp bf16` runs teacher and student under bf16 autocast (weights, loss and optimizer stay
 float32): on the 2-core AVX512-BF16 machine a step ran 2.3x faster, with every state at cosine
